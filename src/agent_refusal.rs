@@ -1,0 +1,387 @@
+//! `agent_refusal(...)`: the Agent Refusal report as a table function.
+//!
+//! The function returns a view: a logical plan over the session's `refusals`, `contacts` and
+//! `agents` tables that DataFusion inlines and optimizes with the rest of the query. The window
+//! becomes a range predicate on the refusals' `refuse_time` column, so it reaches the scan.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, TimeUnit};
+use chrono::{NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::view::ViewTable;
+use datafusion::common::{Column, JoinType, Result, ScalarValue, TableReference, plan_datafusion_err, plan_err};
+use datafusion::datasource::provider_as_source;
+use datafusion::functions::expr_fn::{coalesce, concat_ws, nullif};
+use datafusion::functions_aggregate::expr_fn::min;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, col, lit};
+use futures::FutureExt;
+
+use crate::config::AgentRefusalConfig;
+use crate::refusal_reason::refusal_reason_udf;
+use crate::window::{self, EndTime, Window};
+use crate::zone::Zone;
+
+/// The `agent_refusal` table function. Register it with [`crate::register`].
+#[derive(Debug, Default)]
+pub struct AgentRefusal;
+
+/// A fully resolved report request: the local window and the zone that reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportRequest {
+    /// The local-clock window.
+    pub window: Window,
+    /// The zone in which the window and `refuse_time` are read (standard time when DST is ignored).
+    pub zone: Zone,
+}
+
+impl TableFunctionImpl for AgentRefusal {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let session = args.session();
+        let config = session
+            .config_options()
+            .extensions
+            .get::<AgentRefusalConfig>()
+            .cloned()
+            .unwrap_or_default();
+        let request = resolve_request(args.exprs(), session, &config)?;
+        let plan = report_plan(session, &config, &request)?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+}
+
+/// Reads the function's arguments and settings into a window and a zone.
+fn resolve_request(exprs: &[Expr], session: &dyn Session, config: &AgentRefusalConfig) -> Result<ReportRequest> {
+    let names = ["start date", "end date", "start time", "end time", "time zone"];
+    let mut texts = Vec::with_capacity(exprs.len());
+    for (i, e) in exprs.iter().enumerate() {
+        texts.push(constant_arg(e, names.get(i).copied().unwrap_or("argument"))?);
+    }
+    let zone_text = match texts.get(4) {
+        Some(Arg::Text(z)) => Some(z.clone()),
+        Some(_) => return plan_err!("agent_refusal: the time zone must be text, such as 'America/New_York'"),
+        None => config
+            .time_zone
+            .clone()
+            .or_else(|| session.config_options().execution.time_zone.clone()),
+    };
+    let named_zone = match &zone_text {
+        Some(z) => Zone::parse(z)?,
+        None => Zone::UTC,
+    };
+    let effective = |start: chrono::NaiveDateTime| {
+        if config.ignore_dst { named_zone.without_dst(start) } else { named_zone }
+    };
+    let window = match texts.as_slice() {
+        [Arg::Text(p)] if window::is_preset(p) => {
+            let now = session
+                .execution_props()
+                .query_execution_start_time
+                .unwrap_or_else(Utc::now)
+                .timestamp();
+            let probe = effective(chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().naive_utc());
+            let local = now + probe.offset_at(now);
+            let today = chrono::DateTime::from_timestamp(local, 0).unwrap_or_default().date_naive();
+            Window::preset(p, today)?
+        }
+        [Arg::Text(p)] => {
+            return plan_err!(
+                "agent_refusal: unknown date range preset '{p}': use one of {}",
+                window::PRESETS.join(", ")
+            );
+        }
+        [start, end] => Window::new(start.date("start date")?, end.date("end date")?, NaiveTime::MIN, EndTime::END_OF_DAY)?,
+        [start, end, st, et] | [start, end, st, et, _] => Window::new(
+            start.date("start date")?,
+            end.date("end date")?,
+            st.time("start time")?.time,
+            et.time("end time")?,
+        )?,
+        _ => {
+            return plan_err!(
+                "agent_refusal takes (preset), (start_date, end_date), (start_date, end_date, start_time, end_time) or (start_date, end_date, start_time, end_time, time_zone); got {} arguments",
+                exprs.len()
+            );
+        }
+    };
+    Ok(ReportRequest { window, zone: effective(window.start) })
+}
+
+/// A constant argument, as text or as a typed date or time.
+enum Arg {
+    Text(String),
+    Date(NaiveDate),
+    Time(NaiveTime),
+}
+
+impl Arg {
+    fn date(&self, what: &str) -> Result<NaiveDate> {
+        match self {
+            Arg::Text(t) => window::parse_date(t, what),
+            Arg::Date(d) => Ok(*d),
+            Arg::Time(t) => plan_err!("agent_refusal: invalid {what} '{t}': expected a date YYYY-MM-DD"),
+        }
+    }
+
+    fn time(&self, what: &str) -> Result<EndTime> {
+        match self {
+            Arg::Text(t) => window::parse_time(t, what),
+            // A TIME value with seconds counts to the second, otherwise to the minute (like 'HH:MM').
+            Arg::Time(t) => Ok(EndTime {
+                time: t.with_nanosecond(0).unwrap_or(*t),
+                has_seconds: t.second() != 0,
+            }),
+            Arg::Date(d) => plan_err!("agent_refusal: invalid {what} '{d}': expected a time HH:MM or HH:MM:SS"),
+        }
+    }
+}
+
+fn constant_arg(e: &Expr, what: &str) -> Result<Arg> {
+    let Expr::Literal(value, _) = e else {
+        return plan_err!("agent_refusal: the {what} must be a constant, got {e}");
+    };
+    if value.is_null() {
+        return plan_err!("agent_refusal: the {what} is NULL");
+    }
+    let arg = match value {
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            Arg::Text(s.clone())
+        }
+        ScalarValue::Date32(Some(d)) => Arg::Date(
+            NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+                .ok_or_else(|| plan_datafusion_err!("agent_refusal: the {what} {value} is out of range"))?,
+        ),
+        ScalarValue::Time32Second(Some(_))
+        | ScalarValue::Time32Millisecond(Some(_))
+        | ScalarValue::Time64Microsecond(Some(_))
+        | ScalarValue::Time64Nanosecond(Some(_)) => {
+            let nanos = match value.cast_to(&DataType::Time64(TimeUnit::Nanosecond))? {
+                ScalarValue::Time64Nanosecond(Some(n)) => n,
+                _ => 0,
+            };
+            Arg::Time(NaiveTime::MIN + TimeDelta::nanoseconds(nanos))
+        }
+        other => {
+            return plan_err!(
+                "agent_refusal: the {what} must be a DATE, TIME or text constant, got {other} of type {}",
+                other.data_type()
+            );
+        }
+    };
+    Ok(arg)
+}
+
+/// One input table of the report, resolved in the session's catalog.
+struct Input {
+    name: String,
+    reference: TableReference,
+    provider: Arc<dyn TableProvider>,
+}
+
+impl Input {
+    fn resolve(session: &dyn Session, name: &str, setting: &str) -> Result<Input> {
+        let reference = TableReference::from(name);
+        let options = &session.config_options().catalog;
+        let resolved = reference.clone().resolve(&options.default_catalog, &options.default_schema);
+        let not_found = || {
+            plan_datafusion_err!(
+                "agent_refusal: table '{name}' not found (register it, or set agent_refusal.{setting} to the table to use)"
+            )
+        };
+        let schema = session
+            .catalog_list()
+            .catalog(&resolved.catalog)
+            .and_then(|c| c.schema(&resolved.schema))
+            .ok_or_else(not_found)?;
+        let table_future = schema.table(&resolved.table);
+        let provider = match table_future.now_or_never() {
+            Some(found) => found?,
+            // A catalog that must do I/O to find the table: wait for it on this runtime.
+            None => match tokio::runtime::Handle::try_current() {
+                Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(|| handle.block_on(schema.table(&resolved.table)))?
+                }
+                _ => return plan_err!("agent_refusal: table '{name}' lives in a catalog that cannot be read while planning"),
+            },
+        };
+        let provider = provider.ok_or_else(not_found)?;
+        Ok(Input { name: name.to_string(), reference, provider })
+    }
+
+    /// The column `name` (exact match first, else the one case-insensitive match) and its type.
+    fn column(&self, name: &str) -> Result<(Expr, DataType)> {
+        let schema = self.provider.schema();
+        let field: &Field = match schema.field_with_name(name) {
+            Ok(f) => f,
+            Err(_) => {
+                let mut matches = schema.fields().iter().filter(|f| f.name().eq_ignore_ascii_case(name));
+                match (matches.next(), matches.next()) {
+                    (Some(f), None) => f,
+                    _ => {
+                        return plan_err!(
+                            "agent_refusal: table '{}' has no column '{name}' (it has: {})",
+                            self.name,
+                            schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                        );
+                    }
+                }
+            }
+        };
+        let expr = Expr::Column(Column::new(Some(self.reference.clone()), field.name()));
+        Ok((expr, field.data_type().clone()))
+    }
+
+    fn unusable<T>(&self, column: &str, t: &DataType, expected: &str) -> Result<T> {
+        plan_err!("agent_refusal: column {}.{column} has type {t}; expected {expected}", self.name)
+    }
+
+    /// An integer ID column as Int64.
+    fn id(&self, name: &str) -> Result<Expr> {
+        let (e, t) = self.column(name)?;
+        match t {
+            DataType::Int64 => Ok(e),
+            t if t.is_integer() || t.is_null() => Ok(cast(e, DataType::Int64)),
+            t => self.unusable(name, &t, "an integer"),
+        }
+    }
+
+    /// A text column as Utf8 (integers are accepted too when `integers` is set).
+    fn text(&self, name: &str, integers: bool) -> Result<Expr> {
+        let (e, t) = self.column(name)?;
+        match t {
+            DataType::Utf8 => Ok(e),
+            DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => Ok(cast(e, DataType::Utf8)),
+            t if integers && t.is_integer() => Ok(cast(e, DataType::Utf8)),
+            t => self.unusable(name, &t, if integers { "text or an integer" } else { "text" }),
+        }
+    }
+
+    fn scan(&self) -> Result<LogicalPlanBuilder> {
+        LogicalPlanBuilder::scan(self.reference.clone(), provider_as_source(Arc::clone(&self.provider)), None)
+    }
+}
+
+/// The output type of `refuse_time`: microseconds, in the report's zone.
+pub fn refuse_time_type(zone: Zone) -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(zone.arrow_name()))
+}
+
+/// `refuse_time` restricted to the window, and the same column as a UTC-based instant in `zone`.
+fn refuse_time(refusals: &Input, request: &ReportRequest) -> Result<(Expr, Expr)> {
+    let (raw, t) = refusals.column("refuse_time")?;
+    let ranges = request.zone.utc_ranges(request.window.start, request.window.end);
+    let out_type = refuse_time_type(request.zone);
+    // The instant with its values in UTC, and a literal maker in the same type, so that the
+    // predicate compares the stored column itself (and prunes row groups and files).
+    let (instant, literal): (Expr, Box<dyn Fn(i64) -> Expr>) = match &t {
+        DataType::Timestamp(unit, tz) => {
+            let (unit, tz) = (*unit, tz.clone());
+            let scale = match unit {
+                TimeUnit::Second => 1,
+                TimeUnit::Millisecond => 1_000,
+                TimeUnit::Microsecond => 1_000_000,
+                TimeUnit::Nanosecond => 1_000_000_000,
+            };
+            let lit_of = move |secs: i64| {
+                let v = Some(secs.saturating_mul(scale));
+                lit(match unit {
+                    TimeUnit::Second => ScalarValue::TimestampSecond(v, tz.clone()),
+                    TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(v, tz.clone()),
+                    TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(v, tz.clone()),
+                    TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(v, tz.clone()),
+                })
+            };
+            (raw.clone(), Box::new(lit_of))
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            // ISO-8601 text: without an offset it is UTC, with one it is that instant.
+            let parsed = cast(raw.clone(), DataType::Timestamp(TimeUnit::Microsecond, None));
+            let lit_of = |secs: i64| lit(ScalarValue::TimestampMicrosecond(Some(secs.saturating_mul(1_000_000)), None));
+            (parsed, Box::new(lit_of))
+        }
+        t => return refusals.unusable("refuse_time", t, "a timestamp or ISO-8601 text"),
+    };
+    let predicate = ranges
+        .iter()
+        .map(|&(lo, hi)| instant.clone().gt_eq(literal(lo)).and(instant.clone().lt(literal(hi))))
+        .reduce(Expr::or)
+        .unwrap_or(lit(false));
+    // Re-label the instant with the report's zone. A value without a zone holds UTC, so it goes
+    // through Int64 (a reinterpretation), not a cast that would read it as local time.
+    let naive_us = cast(instant, DataType::Timestamp(TimeUnit::Microsecond, None));
+    let is_naive = matches!(t, DataType::Timestamp(_, None)) || !matches!(t, DataType::Timestamp(..));
+    let output = if is_naive {
+        cast(cast(naive_us, DataType::Int64), out_type)
+    } else {
+        cast(raw, out_type)
+    };
+    Ok((predicate, output))
+}
+
+/// Builds the report's logical plan for `request` over the session's tables.
+pub fn report_plan(session: &dyn Session, config: &AgentRefusalConfig, request: &ReportRequest) -> Result<LogicalPlan> {
+    let refusals = Input::resolve(session, &config.refusals_table, "refusals_table")?;
+    let contacts = Input::resolve(session, &config.contacts_table, "contacts_table")?;
+    let agents = Input::resolve(session, &config.agents_table, "agents_table")?;
+
+    let (in_window, refuse_time) = refuse_time(&refusals, request)?;
+    let r = refusals
+        .scan()?
+        .filter(in_window)?
+        .project(vec![
+            refusals.id("contact_id")?.alias("contact_id"),
+            refusals.id("agent_id")?.alias("agent_id"),
+            refusals.id("station_id")?.alias("station_id"),
+            refusals.text("reason", true)?.alias("reason"),
+            refuse_time.alias("refuse_time"),
+        ])?
+        .alias("r")?
+        .build()?;
+
+    // The last handling agent of each refused contact; a duplicated contact takes its smallest agent.
+    let refused_ids = LogicalPlanBuilder::from(r.clone())
+        .project(vec![col("r.contact_id").alias("refused_id")])?
+        .build()?;
+    let c = contacts
+        .scan()?
+        .project(vec![
+            contacts.id("contact_id")?.alias("contact_id"),
+            contacts.id("agent_id")?.alias("last_agent"),
+        ])?
+        .join(refused_ids, JoinType::LeftSemi, (vec!["contact_id"], vec!["refused_id"]), None)?
+        .aggregate(vec![col("contact_id")], vec![min(col("last_agent")).alias("last_agent")])?
+        .alias("c")?
+        .build()?;
+
+    // The refusing agent's full name; a duplicated agent takes the smallest name.
+    let first = nullif(agents.text("first_name", false)?, lit(""));
+    let last = nullif(agents.text("last_name", false)?, lit(""));
+    let a = agents
+        .scan()?
+        .project(vec![
+            agents.id("agent_id")?.alias("agent_id"),
+            nullif(concat_ws(lit(" "), vec![first, last]), lit("")).alias("full_name"),
+        ])?
+        .aggregate(vec![col("agent_id")], vec![min(col("full_name")).alias("full_name")])?
+        .alias("a")?
+        .build()?;
+
+    LogicalPlanBuilder::from(r)
+        .join(c, JoinType::Left, (vec![Column::from_qualified_name("r.contact_id")], vec![Column::from_qualified_name("c.contact_id")]), None)?
+        .join(a, JoinType::Left, (vec![Column::from_qualified_name("r.agent_id")], vec![Column::from_qualified_name("a.agent_id")]), None)?
+        .project(vec![
+            col("r.contact_id").alias("contact_id"),
+            coalesce(vec![col("c.last_agent"), col("r.agent_id")]).alias("agent_no"),
+            col("a.full_name").alias("full_name"),
+            col("r.station_id").alias("station_id"),
+            refusal_reason_udf().call(vec![col("r.reason")]).alias("reason"),
+            col("r.refuse_time").alias("refuse_time"),
+            col("r.agent_id").alias("refusing_agent_id"),
+        ])?
+        .sort(vec![
+            col("refuse_time").sort(true, false),
+            col("contact_id").sort(true, false),
+            col("refusing_agent_id").sort(true, false),
+        ])?
+        .build()
+}

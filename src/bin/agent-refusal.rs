@@ -1,0 +1,273 @@
+//! `agent-refusal`: the Agent Refusal report from the command line. A thin layer over the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agent_refusal::export::{self, ExportFormat, ExportOptions};
+use agent_refusal::{ReportRange, demo, quote, session};
+use anyhow::{Context, Result, bail};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use datafusion::error::DataFusionError;
+use datafusion_cli::object_storage::instrumented::InstrumentedObjectStoreRegistry;
+use datafusion_cli::print_format::PrintFormat;
+use datafusion_cli::print_options::{MaxRows, PrintOptions};
+
+/// NICE CXone's Agent Refusal report as plain SQL, on Apache DataFusion.
+#[derive(Parser, Debug)]
+#[command(name = "agent-refusal", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the Agent Refusal report and export it (CXone's CSV by default, to stdout).
+    Report(ReportArgs),
+    /// Run SQL statements (-c and -f, in the order given) and print their results.
+    Sql(SqlArgs),
+    /// Write the built-in demo data set to a folder.
+    DemoData(DemoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DataArg {
+    /// Folder whose NAME.csv/.parquet/.json/.ndjson files and NAME/ folders become tables
+    /// (default: the built-in demo data).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// First day of the report (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", required_unless_present = "range", conflicts_with = "range")]
+    from: Option<String>,
+    /// Last day of the report (YYYY-MM-DD), inclusive.
+    #[arg(long, value_name = "DATE", required_unless_present = "range", conflicts_with = "range")]
+    to: Option<String>,
+    /// Start time on the first day (HH:MM or HH:MM:SS).
+    #[arg(long, value_name = "TIME", default_value = "00:00")]
+    start_time: String,
+    /// End time on the last day, inclusive to the minute (HH:MM) or second (HH:MM:SS).
+    #[arg(long, value_name = "TIME", default_value = "23:59")]
+    end_time: String,
+    /// A date range preset: today, yesterday, "last 7 days", "last 30 days", "previous week",
+    /// "previous month", "month to date".
+    #[arg(long, value_name = "PRESET")]
+    range: Option<String>,
+    /// Time zone of the report: an IANA name (America/New_York) or an offset (+05:30). Default UTC.
+    #[arg(long, value_name = "TZ")]
+    time_zone: Option<String>,
+    /// Use the zone's standard offset all year, as CXone does.
+    #[arg(long)]
+    ignore_dst: bool,
+    /// Export format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    format: FormatArg,
+    /// Leave out the header row.
+    #[arg(long)]
+    no_headers: bool,
+    #[command(flatten)]
+    data: DataArg,
+    /// Output file, or - for stdout (the default).
+    #[arg(long, short, value_name = "PATH", default_value = "-")]
+    output: String,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    Csv,
+    Tab,
+}
+
+#[derive(clap::Args, Debug)]
+struct SqlArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+    format: SqlFormat,
+    /// SQL to run (repeatable).
+    #[arg(short = 'c', long = "command", value_name = "SQL", action = ArgAction::Append)]
+    command: Vec<String>,
+    /// File of SQL statements to run (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE", action = ArgAction::Append)]
+    file: Vec<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum SqlFormat {
+    Table,
+    Csv,
+}
+
+#[derive(clap::Args, Debug)]
+struct DemoArgs {
+    /// Folder to write the tables to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    output: PathBuf,
+    /// Size multiplier (1: 60 agents, about 6,000 refusals).
+    #[arg(long, default_value_t = 1)]
+    scale: u32,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = DemoFormatArg::Parquet)]
+    format: DemoFormatArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum DemoFormatArg {
+    Parquet,
+    Csv,
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // The order of -c and -f as given on the command line.
+    let sql_order = matches.subcommand_matches("sql").map(|m| {
+        let mut order: Vec<(usize, bool)> = Vec::new();
+        order.extend(m.indices_of("command").into_iter().flatten().map(|i| (i, true)));
+        order.extend(m.indices_of("file").into_iter().flatten().map(|i| (i, false)));
+        order.sort();
+        order.into_iter().map(|(_, is_command)| is_command).collect::<Vec<_>>()
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::Error::from(e)),
+    };
+    match runtime.block_on(run(cli, sql_order.unwrap_or_default())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn run(cli: Cli, sql_order: Vec<bool>) -> Result<()> {
+    match cli.command {
+        Command::Report(args) => report(args).await,
+        Command::Sql(args) => sql(args, sql_order).await,
+        Command::DemoData(args) => {
+            let format = match args.format {
+                DemoFormatArg::Parquet => demo::DemoFormat::Parquet,
+                DemoFormatArg::Csv => demo::DemoFormat::Csv,
+            };
+            for path in demo::write_demo(&args.output, args.scale, format)? {
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn open(data: &DataArg) -> Result<datafusion::prelude::SessionContext> {
+    let ctx = session(data.data.as_deref()).await?;
+    if data.data.is_none() {
+        eprintln!(
+            "agent-refusal: no --data given, using the built-in demo data ({} to {}, New York business hours)",
+            demo::FIRST_DAY,
+            demo::LAST_DAY
+        );
+    }
+    Ok(ctx)
+}
+
+async fn report(args: ReportArgs) -> Result<()> {
+    let range = match (&args.range, &args.from, &args.to) {
+        (Some(preset), _, _) => ReportRange::Preset(preset.clone()),
+        (None, Some(from), Some(to)) => ReportRange::Dates {
+            from: from.clone(),
+            to: to.clone(),
+            start_time: args.start_time.clone(),
+            end_time: args.end_time.clone(),
+        },
+        _ => bail!("give --from and --to, or --range"),
+    };
+    let ctx = open(&args.data).await?;
+    if let Some(zone) = &args.time_zone {
+        ctx.sql(&format!("SET agent_refusal.time_zone = {}", quote(zone))).await?;
+    }
+    if args.ignore_dst {
+        ctx.sql("SET agent_refusal.ignore_dst = true").await?;
+    }
+    let df = ctx.sql(&range.to_sql()).await?;
+    let format = match args.format {
+        FormatArg::Csv => ExportFormat::Csv,
+        FormatArg::Tab => ExportFormat::Tab,
+    };
+    let options = ExportOptions { format, headers: !args.no_headers };
+    let stream = df.execute_stream().await?;
+    if args.output == "-" {
+        let stdout = std::io::stdout().lock();
+        export::write_stream(stream, std::io::BufWriter::with_capacity(1 << 16, stdout), options).await?;
+    } else {
+        let path = PathBuf::from(&args.output);
+        let rows = tokio::select! {
+            written = export::write_file(stream, &path, options) => written?,
+            _ = tokio::signal::ctrl_c() => bail!("interrupted; {} was not written", path.display()),
+        };
+        eprintln!("agent-refusal: wrote {rows} rows to {}", path.display());
+    }
+    Ok(())
+}
+
+async fn sql(args: SqlArgs, order: Vec<bool>) -> Result<()> {
+    if args.command.is_empty() && args.file.is_empty() {
+        bail!("give SQL with -c or a file with -f");
+    }
+    let ctx = open(&args.data).await?;
+    let (mut commands, mut files) = (args.command.into_iter(), args.file.into_iter());
+    let mut statements = Vec::new();
+    for is_command in order {
+        if is_command {
+            statements.extend(commands.next());
+        } else if let Some(file) = files.next() {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read SQL file '{}'", file.display()))?;
+            statements.push(text);
+        }
+    }
+    let options = PrintOptions {
+        format: match args.format {
+            SqlFormat::Table => PrintFormat::Table,
+            SqlFormat::Csv => PrintFormat::Csv,
+        },
+        quiet: true,
+        maxrows: MaxRows::Unlimited,
+        color: false,
+        instrumented_registry: Arc::new(InstrumentedObjectStoreRegistry::new()),
+    };
+    datafusion_cli::exec::exec_from_commands(&ctx, statements, &options).await?;
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+/// Prints one line naming the error and returns the failure exit code.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let message = match e.downcast_ref::<DataFusionError>() {
+        Some(df) => describe(df),
+        None => format!("{e:#}"),
+    };
+    eprintln!("agent-refusal: error: {}", message.lines().next().unwrap_or_default());
+    ExitCode::FAILURE
+}
+
+/// The message of a DataFusion error without its category prefix and context wrappers.
+fn describe(e: &DataFusionError) -> String {
+    match e.find_root() {
+        DataFusionError::Plan(m) | DataFusionError::Execution(m) | DataFusionError::Configuration(m) => m.clone(),
+        DataFusionError::SQL(e, _) => format!("SQL error: {e}"),
+        other => other.strip_backtrace(),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.to_string().contains("Broken pipe")
+    })
+}

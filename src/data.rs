@@ -1,0 +1,137 @@
+//! Registering a folder of data files as tables: `--data DIR`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use datafusion::common::{Result, plan_datafusion_err, plan_err};
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+
+/// A file format that `--data` recognizes by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFormat {
+    /// `.csv`, with a header row.
+    Csv,
+    /// `.parquet`.
+    Parquet,
+    /// `.json`: a JSON array of objects, or one object per line.
+    Json,
+    /// `.ndjson`: one object per line.
+    NdJson,
+}
+
+impl DataFormat {
+    /// The format of a path, from its extension.
+    pub fn of(path: &Path) -> Option<DataFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(DataFormat::Csv),
+            "parquet" => Some(DataFormat::Parquet),
+            "json" => Some(DataFormat::Json),
+            "ndjson" | "jsonl" => Some(DataFormat::NdJson),
+            _ => None,
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            DataFormat::Csv => ".csv",
+            DataFormat::Parquet => ".parquet",
+            DataFormat::Json => ".json",
+            DataFormat::NdJson => ".ndjson",
+        }
+    }
+}
+
+/// Registers every `NAME.csv`, `NAME.parquet`, `NAME.json`, `NAME.ndjson` file of `dir`, and every
+/// folder `NAME/` of such files, as table `NAME`. Returns the registered names, sorted.
+pub async fn register_data_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<String>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| plan_datafusion_err!("cannot read data folder '{}': {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    let mut names = Vec::new();
+    for path in paths {
+        let Some(name) = table_name(&path) else { continue };
+        let format = if path.is_dir() {
+            match folder_format(&path)? {
+                Some(f) => f,
+                None => continue,
+            }
+        } else {
+            match DataFormat::of(&path) {
+                Some(f) => f,
+                None => continue,
+            }
+        };
+        if names.contains(&name) {
+            return plan_err!("data folder '{}' holds more than one table named '{name}'", dir.display());
+        }
+        register_path(ctx, &name, &path, format).await?;
+        names.push(name);
+    }
+    if names.is_empty() {
+        return plan_err!(
+            "data folder '{}' holds no .csv, .parquet, .json or .ndjson files or folders of them",
+            dir.display()
+        );
+    }
+    Ok(names)
+}
+
+/// The table name of a file (its stem) or folder (its name), lower-cased as SQL identifiers are.
+fn table_name(path: &Path) -> Option<String> {
+    let name = if path.is_dir() { path.file_name()? } else { path.file_stem()? };
+    let name = name.to_str()?;
+    (!name.starts_with('.')).then(|| name.to_lowercase())
+}
+
+/// The one format of the data files in a folder, or `None` if it holds none.
+fn folder_format(dir: &Path) -> Result<Option<DataFormat>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| plan_datafusion_err!("cannot read folder '{}': {e}", dir.display()))?;
+    let mut found: Option<DataFormat> = None;
+    for entry in entries.flatten() {
+        let Some(f) = DataFormat::of(&entry.path()) else { continue };
+        match found {
+            Some(g) if g != f => {
+                return plan_err!("folder '{}' mixes {} and {} files; keep one format per table", dir.display(), g.extension(), f.extension());
+            }
+            _ => found = Some(f),
+        }
+    }
+    Ok(found)
+}
+
+/// Registers one file or folder of `format` as table `name`.
+pub async fn register_path(ctx: &SessionContext, name: &str, path: &Path, format: DataFormat) -> Result<()> {
+    let mut location = path.to_string_lossy().into_owned();
+    if path.is_dir() && !location.ends_with('/') {
+        location.push('/');
+    }
+    let table = datafusion::common::TableReference::bare(name);
+    let ext = format.extension();
+    match format {
+        DataFormat::Csv => ctx.register_csv(table, &location, CsvReadOptions::new().file_extension(ext)).await,
+        DataFormat::Parquet => ctx.register_parquet(table, &location, ParquetReadOptions::default().file_extension(ext)).await,
+        DataFormat::Json | DataFormat::NdJson => {
+            let mut options = JsonReadOptions::default().file_extension(ext);
+            options.newline_delimited = format == DataFormat::NdJson || !starts_with_array(path);
+            ctx.register_json(table, &location, options).await
+        }
+    }
+    .map_err(|e| plan_datafusion_err!("cannot read table '{name}' from '{}': {e}", path.display()))
+}
+
+/// Whether a JSON file (or the first file of a folder) holds a JSON array rather than lines.
+fn starts_with_array(path: &Path) -> bool {
+    let file = if path.is_dir() {
+        std::fs::read_dir(path)
+            .ok()
+            .and_then(|mut entries| entries.find_map(|e| e.ok().map(|e| e.path()).filter(|p| DataFormat::of(p).is_some())))
+    } else {
+        Some(path.to_path_buf())
+    };
+    let mut head = [0u8; 512];
+    let n = file
+        .and_then(|f| std::fs::File::open(f).ok())
+        .and_then(|mut f| f.read(&mut head).ok())
+        .unwrap_or(0);
+    head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}

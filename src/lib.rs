@@ -1,0 +1,125 @@
+//! NICE CXone's **Agent Refusal** report as plain SQL on [Apache DataFusion].
+//!
+//! [`register`] adds everything to a [`SessionContext`]:
+//!
+//! - the table function `agent_refusal(start_date, end_date [, start_time, end_time [, time_zone]])`
+//!   (or `agent_refusal('yesterday')` and the other presets): one row per refusal event in the
+//!   window, with `contact_id`, `agent_no`, `full_name`, `station_id`, `reason`, `refuse_time`
+//!   and `refusing_agent_id`, as a view over the session's `refusals`, `contacts` and `agents`
+//!   tables that DataFusion optimizes with the rest of the query;
+//! - the scalar functions `refusal_reason(raw)` and `refusal_reason_text(reason)`;
+//! - the `refusal_reasons` table;
+//! - the settings `agent_refusal.time_zone`, `agent_refusal.ignore_dst` and
+//!   `agent_refusal.{refusals,contacts,agents,stations}_table`.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> datafusion::error::Result<()> {
+//! use datafusion::prelude::SessionContext;
+//!
+//! let ctx = SessionContext::new();
+//! agent_refusal::register(&ctx)?;
+//! agent_refusal::demo::register_demo(&ctx, 1)?;
+//! ctx.sql("SET agent_refusal.time_zone = 'America/New_York'").await?;
+//! let by_reason = ctx
+//!     .sql("SELECT reason, count(*) AS refusals
+//!           FROM agent_refusal('2026-03-02', '2026-03-13')
+//!           GROUP BY reason ORDER BY refusals DESC")
+//!     .await?
+//!     .collect()
+//!     .await?;
+//! assert!(!by_reason.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [Apache DataFusion]: https://datafusion.apache.org
+//! [`SessionContext`]: datafusion::prelude::SessionContext
+
+pub mod agent_refusal;
+pub mod config;
+pub mod data;
+pub mod demo;
+pub mod export;
+pub mod reasons;
+pub mod refusal_reason;
+pub mod refusal_reason_text;
+pub mod refusal_reasons;
+pub mod window;
+pub mod zone;
+
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::prelude::SessionContext;
+
+pub use crate::agent_refusal::AgentRefusal;
+pub use crate::config::AgentRefusalConfig;
+
+/// Registers the report's table function, scalar functions, `refusal_reasons` table and
+/// `agent_refusal.*` settings on `ctx`. Calling it again is harmless.
+pub fn register(ctx: &SessionContext) -> Result<()> {
+    {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        let extensions = &mut state.config_mut().options_mut().extensions;
+        if extensions.get::<AgentRefusalConfig>().is_none() {
+            extensions.insert(AgentRefusalConfig::default());
+        }
+    }
+    ctx.register_udtf("agent_refusal", Arc::new(AgentRefusal));
+    ctx.register_udf(refusal_reason::refusal_reason_udf());
+    ctx.register_udf(refusal_reason_text::refusal_reason_text_udf());
+    ctx.register_table("refusal_reasons", Arc::new(refusal_reasons::refusal_reasons_table()?))?;
+    Ok(())
+}
+
+/// A new session with everything registered over `data` (see [`data::register_data_dir`]), or over
+/// the built-in demo data set when `data` is `None`.
+pub async fn session(data: Option<&std::path::Path>) -> Result<SessionContext> {
+    let ctx = SessionContext::new();
+    register(&ctx)?;
+    match data {
+        Some(dir) => {
+            data::register_data_dir(&ctx, dir).await?;
+        }
+        None => demo::register_demo(&ctx, 1)?,
+    }
+    Ok(ctx)
+}
+
+/// The date range of a report: a preset, or dates with start and end times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportRange {
+    /// A preset such as `yesterday` or `previous month`.
+    Preset(String),
+    /// Dates (`YYYY-MM-DD`) and times (`HH:MM` or `HH:MM:SS`).
+    Dates {
+        /// First day.
+        from: String,
+        /// Last day, inclusive.
+        to: String,
+        /// Start time on the first day.
+        start_time: String,
+        /// End time on the last day, inclusive.
+        end_time: String,
+    },
+}
+
+impl ReportRange {
+    /// The `SELECT * FROM agent_refusal(...)` query for this range, in the session's zone.
+    pub fn to_sql(&self) -> String {
+        let args: Vec<String> = match self {
+            ReportRange::Preset(p) => vec![quote(p)],
+            ReportRange::Dates { from, to, start_time, end_time } => {
+                [from, to, start_time, end_time].into_iter().map(|s| quote(s)).collect()
+            }
+        };
+        format!("SELECT * FROM agent_refusal({})", args.join(", "))
+    }
+}
+
+/// `s` as a SQL string literal.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

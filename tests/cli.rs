@@ -1,0 +1,218 @@
+//! Runs the built `agent-refusal` binary on files and checks what it writes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_agent-refusal"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// A tiny data set as CSV files, with names that need quoting.
+fn csv_data() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "agents.csv", "agent_id,first_name,last_name\n1,Ana,\"Smith, Jr.\"\n2,\"Zoë \"\"Z\"\"\",Müller\n");
+    write(dir.path(), "contacts.csv", "contact_id,agent_id\n100,2\n101,\n");
+    write(
+        dir.path(),
+        "refusals.csv",
+        "contact_id,agent_id,station_id,reason,refuse_time\n\
+         100,1,5001,no answer,2026-03-08T06:59:59Z\n\
+         101,2,,BUSY,2026-03-08 07:30:00\n\
+         102,1,5002,badnumber,2026-03-09T12:00:00Z\n",
+    );
+    dir
+}
+
+const GOLDEN: &str = "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time\r\n\
+100,2,\"Ana Smith, Jr.\",5001,NoAnswer,03/08/2026 01:59\r\n\
+101,2,\"Zoë \"\"Z\"\" Müller\",,Busy,03/08/2026 03:30\r\n";
+
+#[test]
+fn report_on_csv_files_to_stdout() {
+    let data = csv_data();
+    let o = run(&[
+        "report", "--from", "2026-03-08", "--to", "2026-03-08", "--time-zone", "America/New_York", "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), GOLDEN);
+    assert!(!stderr(&o).contains("demo"), "{}", stderr(&o));
+}
+
+#[test]
+fn report_to_a_file_tab_without_headers() {
+    let data = csv_data();
+    let out = data.path().join("out.txt");
+    let o = run(&[
+        "report", "--from", "2026-03-08", "--to", "2026-03-09", "--start-time", "02:00", "--end-time", "11:59:59",
+        "--time-zone", "America/New_York", "--format", "tab", "--no-headers", "--data", data.path().to_str().unwrap(),
+        "--output", out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "101\t2\t\"Zoë \"\"Z\"\" Müller\"\t\tBusy\t03/08/2026 03:30\r\n\
+         102\t1\tAna Smith, Jr.\t5002\tBad Number\t03/09/2026 08:00\r\n"
+    );
+    assert!(stderr(&o).contains("wrote 2 rows"), "{}", stderr(&o));
+}
+
+#[test]
+fn report_on_parquet_demo_data_matches_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = run(&["demo-data", "--output", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for t in ["agents", "contacts", "refusals", "stations"] {
+        assert!(data.join(format!("{t}.parquet")).exists(), "{t}");
+    }
+    let out = dir.path().join("report.csv");
+    let o = run(&[
+        "report", "--from", "2026-03-02", "--to", "2026-03-13", "--time-zone", "America/New_York", "--data",
+        data.to_str().unwrap(), "--output", out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.split_terminator("\r\n").collect();
+    assert_eq!(lines[0], "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time");
+
+    let o = run(&[
+        "sql", "--data", data.to_str().unwrap(), "--format", "csv", "-c",
+        "SET agent_refusal.time_zone = 'America/New_York'", "-c",
+        "SELECT count(*) AS n, min(refuse_time) AS first, max(refuse_time) AS last FROM agent_refusal('2026-03-02', '2026-03-13')",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sql_out = stdout(&o);
+    let row: Vec<&str> = sql_out.lines().nth(1).unwrap().split(',').collect();
+    let n: usize = row[0].parse().unwrap();
+    assert!(n > 1000, "{sql_out}");
+    assert_eq!(lines.len() - 1, n);
+    // first and last rows fall on the first and last days, in local time
+    assert!(lines[1].ends_with(&format!("03/02/2026 {}", &row[1][11..16])), "{} vs {}", lines[1], row[1]);
+    assert!(lines[n].ends_with(&format!("03/13/2026 {}", &row[2][11..16])), "{} vs {}", lines[n], row[2]);
+}
+
+#[test]
+fn demo_data_as_csv_gives_the_same_report_as_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for format in ["parquet", "csv"] {
+        let data = dir.path().join(format);
+        let o = run(&["demo-data", "--output", data.to_str().unwrap(), "--format", format]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = run(&[
+            "report", "--from", "2026-03-07", "--to", "2026-03-09", "--time-zone", "America/New_York", "--data",
+            data.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        reports.push(stdout(&o));
+    }
+    assert!(reports[0].lines().count() > 100);
+    assert_eq!(reports[0], reports[1]);
+}
+
+#[test]
+fn without_data_it_uses_the_demo_and_says_so() {
+    let o = run(&["report", "--from", "2026-03-02", "--to", "2026-03-02"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("built-in demo data"), "{}", stderr(&o));
+    assert!(stdout(&o).lines().count() > 10);
+}
+
+#[test]
+fn folders_of_files_are_tables() {
+    let data = csv_data();
+    let folder = data.path().join("refusals");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::rename(data.path().join("refusals.csv"), folder.join("part-1.csv")).unwrap();
+    let o = run(&[
+        "report", "--from", "2026-03-08", "--to", "2026-03-08", "--time-zone", "America/New_York", "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), GOLDEN);
+}
+
+fn assert_one_line_error(o: &Output, needle: &str) {
+    assert!(!o.status.success());
+    let err = stderr(o);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "{err}");
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line_and_leave_no_file() {
+    let data = csv_data();
+    let d = data.path().to_str().unwrap();
+    let out: PathBuf = data.path().join("report.csv");
+    let o_ = out.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--from", "2026-02-30", "--to", "2026-03-01"], "'2026-02-30'"),
+        (vec!["--from", "2026-03-01", "--to", "2026-03-01", "--end-time", "25:00"], "'25:00'"),
+        (vec!["--from", "2026-03-02", "--to", "2026-03-01"], "is before the start"),
+        (vec!["--from", "2026-03-01", "--to", "2026-03-01", "--time-zone", "Mars/Olympus"], "'Mars/Olympus'"),
+        (vec!["--range", "fortnight"], "'fortnight'"),
+    ] {
+        let mut all = vec!["report", "--data", d, "--output", o_];
+        all.extend(args);
+        assert_one_line_error(&run(&all), needle);
+        assert!(!out.exists());
+    }
+    // an existing file keeps its content
+    std::fs::write(&out, "precious").unwrap();
+    let o = run(&["report", "--data", d, "--output", o_, "--from", "2026-02-30", "--to", "2026-03-01"]);
+    assert_one_line_error(&o, "'2026-02-30'");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
+    // no stray temporary files either
+    let names: Vec<String> = std::fs::read_dir(data.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
+}
+
+#[test]
+fn missing_tables_and_columns_are_named() {
+    let data = csv_data();
+    std::fs::remove_file(data.path().join("contacts.csv")).unwrap();
+    let d = data.path().to_str().unwrap();
+    let o = run(&["report", "--data", d, "--from", "2026-03-08", "--to", "2026-03-08"]);
+    assert_one_line_error(&o, "table 'contacts' not found");
+    write(data.path(), "contacts.csv", "contact_id,last_agent\n100,2\n");
+    let o = run(&["report", "--data", d, "--from", "2026-03-08", "--to", "2026-03-08"]);
+    assert_one_line_error(&o, "table 'contacts' has no column 'agent_id'");
+    let o = run(&["report", "--data", "/nonexistent/folder", "--from", "2026-03-08", "--to", "2026-03-08"]);
+    assert_one_line_error(&o, "/nonexistent/folder");
+}
+
+#[test]
+fn sql_runs_commands_and_files_in_order_and_stops_at_the_first_error() {
+    let data = csv_data();
+    let d = data.path().to_str().unwrap();
+    let file = data.path().join("q.sql");
+    std::fs::write(&file, "SELECT refusal_reason('no_answer') AS r;\nSELECT 2 AS two;\n").unwrap();
+    let o = run(&["sql", "--data", d, "--format", "csv", "-c", "SELECT 1 AS one", "-f", file.to_str().unwrap(), "-c", "SELECT 3 AS three"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "one\n1\nr\nNoAnswer\ntwo\n2\nthree\n3\n");
+
+    let o = run(&["sql", "--data", d, "--format", "csv", "-c", "SELECT 1 AS one", "-c", "SELECT * FROM nowhere", "-c", "SELECT 3"]);
+    assert_one_line_error(&o, "nowhere");
+    assert_eq!(stdout(&o), "one\n1\n");
+
+    let o = run(&["sql", "--data", d, "-c", "SELECT contact_id, full_name FROM agent_refusal('2026-03-08', '2026-03-08') ORDER BY contact_id"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("| 100        | Ana Smith, Jr. |"), "{}", stdout(&o));
+}

@@ -1,0 +1,126 @@
+//! The report is a plan DataFusion optimizes: over Parquet, the window reaches the scan and
+//! prunes row groups, and unused columns are not read. Also checks the exact Arrow output types.
+
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+/// Writes `refusals.parquet` with three days of events, one row group a day, plus dimensions.
+async fn parquet_session() -> (SessionContext, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 300i64;
+    let day = 86_400_000_000i64;
+    let start = 1_772_409_600_000_000i64; // 2026-03-02T00:00:00Z
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("contact_id", DataType::Int64, false),
+        Field::new("agent_id", DataType::Int64, false),
+        Field::new("station_id", DataType::Int64, true),
+        Field::new("reason", DataType::Utf8, true),
+        Field::new("refuse_time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("notes", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..n)),
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| i % 7))),
+            Arc::new(Int64Array::from_iter((0..n).map(|i| (i % 5 != 0).then_some(5000 + i % 3)))),
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| if i % 2 == 0 { "no answer" } else { "Busy" }))),
+            Arc::new(TimestampMicrosecondArray::from_iter_values((0..n).map(|i| start + i * (3 * day / n))).with_timezone("UTC")),
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("note {i}")))),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(100)).build();
+    let file = std::fs::File::create(dir.path().join("refusals.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    let ctx = SessionContext::new();
+    agent_refusal::register(&ctx).unwrap();
+    let path = dir.path().join("refusals.parquet");
+    ctx.register_parquet("refusals", path.to_str().unwrap(), ParquetReadOptions::default()).await.unwrap();
+    ctx.sql("CREATE TABLE contacts (contact_id BIGINT, agent_id BIGINT) AS VALUES (1, 2)").await.unwrap();
+    ctx.sql("CREATE TABLE agents (agent_id BIGINT, first_name VARCHAR, last_name VARCHAR) AS VALUES (1, 'Ana', 'Smith')")
+        .await
+        .unwrap();
+    (ctx, dir)
+}
+
+fn scan_lines(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
+    displayable(plan.as_ref())
+        .indent(true)
+        .to_string()
+        .lines()
+        .filter(|l| l.contains("refusals.parquet"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn window_reaches_the_parquet_scan_and_prunes_row_groups() {
+    let (ctx, _dir) = parquet_session().await;
+    let df = ctx.sql("SELECT * FROM agent_refusal('2026-03-03', '2026-03-03')").await.unwrap();
+    let plan = df.create_physical_plan().await.unwrap();
+    let scans = scan_lines(&plan);
+    assert_eq!(scans.len(), 2, "refusals is read for the report and for the contacts semi-join: {scans:#?}");
+    for scan in &scans {
+        assert!(scan.contains("predicate=refuse_time@"), "{scan}");
+        assert!(scan.contains("pruning_predicate="), "{scan}");
+        assert!(!scan.contains("notes"), "unused column read: {scan}");
+    }
+    let batches = collect(Arc::clone(&plan), ctx.task_ctx()).await.unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 100);
+    let metrics = scan_metrics(&plan);
+    assert!(metrics.contains("row_groups_pruned_statistics=3 total \u{2192} 1 matched"), "{metrics}");
+}
+
+/// The metrics of the first refusals scan, after execution.
+fn scan_metrics(plan: &Arc<dyn ExecutionPlan>) -> String {
+    let mut stack = vec![Arc::clone(plan)];
+    while let Some(p) = stack.pop() {
+        if p.name() == "DataSourceExec" && displayable(p.as_ref()).one_line().to_string().contains("refusals.parquet") {
+            return p.metrics().map(|m| m.to_string()).unwrap_or_default();
+        }
+        stack.extend(p.children().into_iter().cloned());
+    }
+    String::new()
+}
+
+#[tokio::test]
+async fn only_needed_columns_are_read() {
+    let (ctx, _dir) = parquet_session().await;
+    let df = ctx.sql("SELECT contact_id FROM agent_refusal('2026-03-03', '2026-03-03')").await.unwrap();
+    let plan = df.create_physical_plan().await.unwrap();
+    for scan in scan_lines(&plan) {
+        assert!(!scan.contains("notes") && !scan.contains("reason") && !scan.contains("station_id"), "{scan}");
+    }
+}
+
+#[tokio::test]
+async fn output_types_are_exact() {
+    let (ctx, _dir) = parquet_session().await;
+    ctx.sql("SET agent_refusal.time_zone = 'America/New_York'").await.unwrap();
+    let df = ctx.sql("SELECT * FROM agent_refusal('2026-03-03', '2026-03-03')").await.unwrap();
+    let schema = df.schema().as_arrow().clone();
+    let want = [
+        ("contact_id", DataType::Int64),
+        ("agent_no", DataType::Int64),
+        ("full_name", DataType::Utf8),
+        ("station_id", DataType::Int64),
+        ("reason", DataType::Utf8),
+        ("refuse_time", DataType::Timestamp(TimeUnit::Microsecond, Some("America/New_York".into()))),
+        ("refusing_agent_id", DataType::Int64),
+    ];
+    let got: Vec<(String, DataType)> = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+    let want: Vec<(String, DataType)> = want.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+    assert_eq!(got, want);
+    let batches = df.collect().await.unwrap();
+    for b in batches {
+        assert_eq!(b.schema().field(5).data_type(), &want[5].1);
+    }
+}
