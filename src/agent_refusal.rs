@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, TimeUnit};
 use chrono::{NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
-use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::catalog::view::ViewTable;
-use datafusion::common::{Column, JoinType, Result, ScalarValue, TableReference, plan_datafusion_err, plan_err};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{
+    Column, JoinType, Result, ScalarValue, TableReference, plan_datafusion_err, plan_err,
+};
 use datafusion::datasource::provider_as_source;
 use datafusion::functions::expr_fn::{coalesce, concat_ws, nullif};
 use datafusion::functions_aggregate::expr_fn::min;
@@ -51,7 +53,11 @@ impl TableFunctionImpl for AgentRefusal {
 }
 
 /// Reads the function's arguments and settings into a window and a zone.
-fn resolve_request(exprs: &[Expr], session: &dyn Session, config: &AgentRefusalConfig) -> Result<ReportRequest> {
+fn resolve_request(
+    exprs: &[Expr],
+    session: &dyn Session,
+    config: &AgentRefusalConfig,
+) -> Result<ReportRequest> {
     let names = ["start date", "end date", "start time", "end time", "time zone"];
     let mut texts = Vec::with_capacity(exprs.len());
     for (i, e) in exprs.iter().enumerate() {
@@ -70,7 +76,11 @@ fn resolve_request(exprs: &[Expr], session: &dyn Session, config: &AgentRefusalC
         None => Zone::UTC,
     };
     let effective = |start: chrono::NaiveDateTime| {
-        if config.ignore_dst { named_zone.without_dst(start) } else { named_zone }
+        if config.ignore_dst {
+            named_zone.without_dst(start)
+        } else {
+            named_zone
+        }
     };
     let window = match texts.as_slice() {
         [Arg::Text(p)] if window::is_preset(p) => {
@@ -79,9 +89,15 @@ fn resolve_request(exprs: &[Expr], session: &dyn Session, config: &AgentRefusalC
                 .query_execution_start_time
                 .unwrap_or_else(Utc::now)
                 .timestamp();
-            let probe = effective(chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().naive_utc());
+            let probe = effective(
+                chrono::DateTime::from_timestamp(now, 0)
+                    .unwrap_or_default()
+                    .naive_utc(),
+            );
             let local = now + probe.offset_at(now);
-            let today = chrono::DateTime::from_timestamp(local, 0).unwrap_or_default().date_naive();
+            let today = chrono::DateTime::from_timestamp(local, 0)
+                .unwrap_or_default()
+                .date_naive();
             Window::preset(p, today)?
         }
         [Arg::Text(p)] => {
@@ -90,7 +106,12 @@ fn resolve_request(exprs: &[Expr], session: &dyn Session, config: &AgentRefusalC
                 window::PRESETS.join(", ")
             );
         }
-        [start, end] => Window::new(start.date("start date")?, end.date("end date")?, NaiveTime::MIN, EndTime::END_OF_DAY)?,
+        [start, end] => Window::new(
+            start.date("start date")?,
+            end.date("end date")?,
+            NaiveTime::MIN,
+            EndTime::END_OF_DAY,
+        )?,
         [start, end, st, et] | [start, end, st, et, _] => Window::new(
             start.date("start date")?,
             end.date("end date")?,
@@ -104,7 +125,10 @@ fn resolve_request(exprs: &[Expr], session: &dyn Session, config: &AgentRefusalC
             );
         }
     };
-    Ok(ReportRequest { window, zone: effective(window.start) })
+    Ok(ReportRequest {
+        window,
+        zone: effective(window.start),
+    })
 }
 
 /// A constant argument, as text or as a typed date or time.
@@ -131,7 +155,9 @@ impl Arg {
                 time: t.with_nanosecond(0).unwrap_or(*t),
                 has_seconds: t.second() != 0,
             }),
-            Arg::Date(d) => plan_err!("agent_refusal: invalid {what} '{d}': expected a time HH:MM or HH:MM:SS"),
+            Arg::Date(d) => {
+                plan_err!("agent_refusal: invalid {what} '{d}': expected a time HH:MM or HH:MM:SS")
+            }
         }
     }
 }
@@ -182,7 +208,9 @@ impl Input {
     fn resolve(session: &dyn Session, name: &str, setting: &str) -> Result<Input> {
         let reference = TableReference::from(name);
         let options = &session.config_options().catalog;
-        let resolved = reference.clone().resolve(&options.default_catalog, &options.default_schema);
+        let resolved = reference
+            .clone()
+            .resolve(&options.default_catalog, &options.default_schema);
         let not_found = || {
             plan_datafusion_err!(
                 "agent_refusal: table '{name}' not found (register it, or set agent_refusal.{setting} to the table to use)"
@@ -201,11 +229,19 @@ impl Input {
                 Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                     tokio::task::block_in_place(|| handle.block_on(schema.table(&resolved.table)))?
                 }
-                _ => return plan_err!("agent_refusal: table '{name}' lives in a catalog that cannot be read while planning"),
+                _ => {
+                    return plan_err!(
+                        "agent_refusal: table '{name}' lives in a catalog that cannot be read while planning"
+                    );
+                }
             },
         };
         let provider = provider.ok_or_else(not_found)?;
-        Ok(Input { name: name.to_string(), reference, provider })
+        Ok(Input {
+            name: name.to_string(),
+            reference,
+            provider,
+        })
     }
 
     /// The column `name` (exact match first, else the one case-insensitive match) and its type.
@@ -214,14 +250,22 @@ impl Input {
         let field: &Field = match schema.field_with_name(name) {
             Ok(f) => f,
             Err(_) => {
-                let mut matches = schema.fields().iter().filter(|f| f.name().eq_ignore_ascii_case(name));
+                let mut matches = schema
+                    .fields()
+                    .iter()
+                    .filter(|f| f.name().eq_ignore_ascii_case(name));
                 match (matches.next(), matches.next()) {
                     (Some(f), None) => f,
                     _ => {
                         return plan_err!(
                             "agent_refusal: table '{}' has no column '{name}' (it has: {})",
                             self.name,
-                            schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                            schema
+                                .fields()
+                                .iter()
+                                .map(|f| f.name().as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         );
                     }
                 }
@@ -232,7 +276,10 @@ impl Input {
     }
 
     fn unusable<T>(&self, column: &str, t: &DataType, expected: &str) -> Result<T> {
-        plan_err!("agent_refusal: column {}.{column} has type {t}; expected {expected}", self.name)
+        plan_err!(
+            "agent_refusal: column {}.{column} has type {t}; expected {expected}",
+            self.name
+        )
     }
 
     /// An integer ID column as Int64.
@@ -257,7 +304,11 @@ impl Input {
     }
 
     fn scan(&self) -> Result<LogicalPlanBuilder> {
-        LogicalPlanBuilder::scan(self.reference.clone(), provider_as_source(Arc::clone(&self.provider)), None)
+        LogicalPlanBuilder::scan(
+            self.reference.clone(),
+            provider_as_source(Arc::clone(&self.provider)),
+            None,
+        )
     }
 }
 
@@ -296,14 +347,24 @@ fn refuse_time(refusals: &Input, request: &ReportRequest) -> Result<(Expr, Expr)
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             // ISO-8601 text: without an offset it is UTC, with one it is that instant.
             let parsed = cast(raw.clone(), DataType::Timestamp(TimeUnit::Microsecond, None));
-            let lit_of = |secs: i64| lit(ScalarValue::TimestampMicrosecond(Some(secs.saturating_mul(1_000_000)), None));
+            let lit_of = |secs: i64| {
+                lit(ScalarValue::TimestampMicrosecond(
+                    Some(secs.saturating_mul(1_000_000)),
+                    None,
+                ))
+            };
             (parsed, Box::new(lit_of))
         }
         t => return refusals.unusable("refuse_time", t, "a timestamp or ISO-8601 text"),
     };
     let predicate = ranges
         .iter()
-        .map(|&(lo, hi)| instant.clone().gt_eq(literal(lo)).and(instant.clone().lt(literal(hi))))
+        .map(|&(lo, hi)| {
+            instant
+                .clone()
+                .gt_eq(literal(lo))
+                .and(instant.clone().lt(literal(hi)))
+        })
         .reduce(Expr::or)
         .unwrap_or(lit(false));
     // Re-label the instant with the report's zone. A value without a zone holds UTC, so it goes
@@ -319,7 +380,11 @@ fn refuse_time(refusals: &Input, request: &ReportRequest) -> Result<(Expr, Expr)
 }
 
 /// Builds the report's logical plan for `request` over the session's tables.
-pub fn report_plan(session: &dyn Session, config: &AgentRefusalConfig, request: &ReportRequest) -> Result<LogicalPlan> {
+pub fn report_plan(
+    session: &dyn Session,
+    config: &AgentRefusalConfig,
+    request: &ReportRequest,
+) -> Result<LogicalPlan> {
     let refusals = Input::resolve(session, &config.refusals_table, "refusals_table")?;
     let contacts = Input::resolve(session, &config.contacts_table, "contacts_table")?;
     let agents = Input::resolve(session, &config.agents_table, "agents_table")?;
@@ -348,8 +413,16 @@ pub fn report_plan(session: &dyn Session, config: &AgentRefusalConfig, request: 
             contacts.id("contact_id")?.alias("contact_id"),
             contacts.id("agent_id")?.alias("last_agent"),
         ])?
-        .join(refused_ids, JoinType::LeftSemi, (vec!["contact_id"], vec!["refused_id"]), None)?
-        .aggregate(vec![col("contact_id")], vec![min(col("last_agent")).alias("last_agent")])?
+        .join(
+            refused_ids,
+            JoinType::LeftSemi,
+            (vec!["contact_id"], vec!["refused_id"]),
+            None,
+        )?
+        .aggregate(
+            vec![col("contact_id")],
+            vec![min(col("last_agent")).alias("last_agent")],
+        )?
         .alias("c")?
         .build()?;
 
@@ -362,13 +435,32 @@ pub fn report_plan(session: &dyn Session, config: &AgentRefusalConfig, request: 
             agents.id("agent_id")?.alias("agent_id"),
             nullif(concat_ws(lit(" "), vec![first, last]), lit("")).alias("full_name"),
         ])?
-        .aggregate(vec![col("agent_id")], vec![min(col("full_name")).alias("full_name")])?
+        .aggregate(
+            vec![col("agent_id")],
+            vec![min(col("full_name")).alias("full_name")],
+        )?
         .alias("a")?
         .build()?;
 
     LogicalPlanBuilder::from(r)
-        .join(c, JoinType::Left, (vec![Column::from_qualified_name("r.contact_id")], vec![Column::from_qualified_name("c.contact_id")]), None)?
-        .join(a, JoinType::Left, (vec![Column::from_qualified_name("r.agent_id")], vec![Column::from_qualified_name("a.agent_id")]), None)?
+        .join(
+            c,
+            JoinType::Left,
+            (
+                vec![Column::from_qualified_name("r.contact_id")],
+                vec![Column::from_qualified_name("c.contact_id")],
+            ),
+            None,
+        )?
+        .join(
+            a,
+            JoinType::Left,
+            (
+                vec![Column::from_qualified_name("r.agent_id")],
+                vec![Column::from_qualified_name("a.agent_id")],
+            ),
+            None,
+        )?
         .project(vec![
             col("r.contact_id").alias("contact_id"),
             coalesce(vec![col("c.last_agent"), col("r.agent_id")]).alias("agent_no"),
@@ -383,5 +475,9 @@ pub fn report_plan(session: &dyn Session, config: &AgentRefusalConfig, request: 
             col("contact_id").sort(true, false),
             col("refusing_agent_id").sort(true, false),
         ])?
+        // DataFusion's SQL planner drops an ORDER BY inside a relation unless a LIMIT sits above
+        // it (`sql_parser.enable_subquery_sort_elimination`). The report's order is part of its
+        // contract, so keep the sort with a limit that limits nothing (the optimizer removes it).
+        .limit(0, None)?
         .build()
 }

@@ -97,9 +97,7 @@ impl ExtensionOptions for AgentRefusalConfig {
                     "true" | "on" | "1" | "yes" => true,
                     "false" | "off" | "0" | "no" => false,
                     _ => {
-                        return config_err!(
-                            "agent_refusal.ignore_dst must be true or false, got '{value}'"
-                        );
+                        return config_err!("agent_refusal.ignore_dst must be true or false, got '{value}'");
                     }
                 }
             }

@@ -44,7 +44,8 @@ impl DataFormat {
 /// Registers every `NAME.csv`, `NAME.parquet`, `NAME.json`, `NAME.ndjson` file of `dir`, and every
 /// folder `NAME/` of such files, as table `NAME`. Returns the registered names, sorted.
 pub async fn register_data_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<String>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| plan_datafusion_err!("cannot read data folder '{}': {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| plan_datafusion_err!("cannot read data folder '{}': {e}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     let mut names = Vec::new();
@@ -62,7 +63,10 @@ pub async fn register_data_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<S
             }
         };
         if names.contains(&name) {
-            return plan_err!("data folder '{}' holds more than one table named '{name}'", dir.display());
+            return plan_err!(
+                "data folder '{}' holds more than one table named '{name}'",
+                dir.display()
+            );
         }
         register_path(ctx, &name, &path, format).await?;
         names.push(name);
@@ -78,20 +82,32 @@ pub async fn register_data_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<S
 
 /// The table name of a file (its stem) or folder (its name), lower-cased as SQL identifiers are.
 fn table_name(path: &Path) -> Option<String> {
-    let name = if path.is_dir() { path.file_name()? } else { path.file_stem()? };
+    let name = if path.is_dir() {
+        path.file_name()?
+    } else {
+        path.file_stem()?
+    };
     let name = name.to_str()?;
     (!name.starts_with('.')).then(|| name.to_lowercase())
 }
 
 /// The one format of the data files in a folder, or `None` if it holds none.
 fn folder_format(dir: &Path) -> Result<Option<DataFormat>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| plan_datafusion_err!("cannot read folder '{}': {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| plan_datafusion_err!("cannot read folder '{}': {e}", dir.display()))?;
     let mut found: Option<DataFormat> = None;
     for entry in entries.flatten() {
-        let Some(f) = DataFormat::of(&entry.path()) else { continue };
+        let Some(f) = DataFormat::of(&entry.path()) else {
+            continue;
+        };
         match found {
             Some(g) if g != f => {
-                return plan_err!("folder '{}' mixes {} and {} files; keep one format per table", dir.display(), g.extension(), f.extension());
+                return plan_err!(
+                    "folder '{}' mixes {} and {} files; keep one format per table",
+                    dir.display(),
+                    g.extension(),
+                    f.extension()
+                );
             }
             _ => found = Some(f),
         }
@@ -108,8 +124,18 @@ pub async fn register_path(ctx: &SessionContext, name: &str, path: &Path, format
     let table = datafusion::common::TableReference::bare(name);
     let ext = format.extension();
     match format {
-        DataFormat::Csv => ctx.register_csv(table, &location, CsvReadOptions::new().file_extension(ext)).await,
-        DataFormat::Parquet => ctx.register_parquet(table, &location, ParquetReadOptions::default().file_extension(ext)).await,
+        DataFormat::Csv => {
+            ctx.register_csv(table, &location, CsvReadOptions::new().file_extension(ext))
+                .await
+        }
+        DataFormat::Parquet => {
+            ctx.register_parquet(
+                table,
+                &location,
+                ParquetReadOptions::default().file_extension(ext),
+            )
+            .await
+        }
         DataFormat::Json | DataFormat::NdJson => {
             let mut options = JsonReadOptions::default().file_extension(ext);
             options.newline_delimited = format == DataFormat::NdJson || !starts_with_array(path);
@@ -122,9 +148,9 @@ pub async fn register_path(ctx: &SessionContext, name: &str, path: &Path, format
 /// Whether a JSON file (or the first file of a folder) holds a JSON array rather than lines.
 fn starts_with_array(path: &Path) -> bool {
     let file = if path.is_dir() {
-        std::fs::read_dir(path)
-            .ok()
-            .and_then(|mut entries| entries.find_map(|e| e.ok().map(|e| e.path()).filter(|p| DataFormat::of(p).is_some())))
+        std::fs::read_dir(path).ok().and_then(|mut entries| {
+            entries.find_map(|e| e.ok().map(|e| e.path()).filter(|p| DataFormat::of(p).is_some()))
+        })
     } else {
         Some(path.to_path_buf())
     };

@@ -22,12 +22,12 @@ pub const FIRST_DAY: &str = "2026-02-16";
 pub const LAST_DAY: &str = "2026-03-29";
 
 const FIRST_NAMES: [&str; 24] = [
-    "Ana", "José", "Li", "Mary", "Olu", "Zoë", "Sam", "Priya", "Tom", "Ngozi", "Björn", "Aiko", "Omar", "Ewa",
-    "Raj", "Chloe", "Diego", "Fatima", "Grace", "Hiro", "Ines", "Jamal", "Kara", "Luis",
+    "Ana", "José", "Li", "Mary", "Olu", "Zoë", "Sam", "Priya", "Tom", "Ngozi", "Björn", "Aiko", "Omar",
+    "Ewa", "Raj", "Chloe", "Diego", "Fatima", "Grace", "Hiro", "Ines", "Jamal", "Kara", "Luis",
 ];
 const LAST_NAMES: [&str; 20] = [
-    "Smith", "O'Brien", "García", "Nguyen", "Müller", "Kowalski", "Chen", "Okafor", "Rossi", "Haddad", "Jensen",
-    "Silva", "Patel", "Kim", "Johnson", "Dubois", "Novak", "Ali", "Brown", "Santos",
+    "Smith", "O'Brien", "García", "Nguyen", "Müller", "Kowalski", "Chen", "Okafor", "Rossi", "Haddad",
+    "Jensen", "Silva", "Patel", "Kim", "Johnson", "Dubois", "Novak", "Ali", "Brown", "Santos",
 ];
 /// Raw reasons as a telephony platform logs them, with their weights (NoAnswer most common).
 const REASON_MIX: [(&str, u32); 13] = [
@@ -101,25 +101,41 @@ pub fn demo_tables(scale: u32) -> Result<Vec<(&'static str, RecordBatch)>> {
     let mut last = Vec::new();
     for i in 0..n_agents {
         first.push(Some(FIRST_NAMES[rng.below(FIRST_NAMES.len() as u64) as usize]));
-        last.push(if i % 29 == 7 { None } else { Some(LAST_NAMES[rng.below(LAST_NAMES.len() as u64) as usize]) });
+        last.push(if i % 29 == 7 {
+            None
+        } else {
+            Some(LAST_NAMES[rng.below(LAST_NAMES.len() as u64) as usize])
+        });
     }
     let teams: Vec<&str> = (0..n_agents).map(|i| TEAMS[(i % 4) as usize]).collect();
     let agents = batch(vec![
-        ("agent_id", Arc::new(Int64Array::from(agent_ids.clone())) as ArrayRef, false),
+        (
+            "agent_id",
+            Arc::new(Int64Array::from(agent_ids.clone())) as ArrayRef,
+            false,
+        ),
         ("first_name", Arc::new(StringArray::from(first)), true),
         ("last_name", Arc::new(StringArray::from(last)), true),
         ("team", Arc::new(StringArray::from(teams)), false),
     ])?;
 
     let station_ids: Vec<i64> = (0..n_stations as i64).map(|i| 5001 + i).collect();
-    let phones: Vec<String> = (0..n_stations).map(|i| format!("+1-555-01{:02}-{:04}", i % 100, 1000 + i)).collect();
+    let phones: Vec<String> = (0..n_stations)
+        .map(|i| format!("+1-555-01{:02}-{:04}", i % 100, 1000 + i))
+        .collect();
     let stations = batch(vec![
-        ("station_id", Arc::new(Int64Array::from(station_ids.clone())) as ArrayRef, false),
+        (
+            "station_id",
+            Arc::new(Int64Array::from(station_ids.clone())) as ArrayRef,
+            false,
+        ),
         ("phone", Arc::new(StringArray::from(phones)), false),
     ])?;
 
     // Each agent works at one home station; agents 3 and 17 refuse far more than the rest.
-    let home: Vec<i64> = (0..n_agents).map(|i| station_ids[(i % n_stations) as usize]).collect();
+    let home: Vec<i64> = (0..n_agents)
+        .map(|i| station_ids[(i % n_stations) as usize])
+        .collect();
     let weight = |i: u64| if i % 60 == 3 || i % 60 == 17 { 12 } else { 1 };
     let weights: Vec<u64> = (0..n_agents).map(weight).collect();
     let total_weight: u64 = weights.iter().sum();
@@ -138,9 +154,13 @@ pub fn demo_tables(scale: u32) -> Result<Vec<(&'static str, RecordBatch)>> {
         }
         let hours = rng.normal(13.0, 3.0).clamp(6.0, 22.99);
         let secs = (hours * 3600.0) as u32;
-        let local = day.and_hms_opt(secs / 3600, (secs / 60) % 60, secs % 60).unwrap_or_default();
+        let local = day
+            .and_hms_opt(secs / 3600, (secs / 60) % 60, secs % 60)
+            .unwrap_or_default();
         // Skip the nonexistent spring-forward hour; take the first of a repeated one.
-        let Some(at) = New_York.from_local_datetime(&local).earliest() else { continue };
+        let Some(at) = New_York.from_local_datetime(&local).earliest() else {
+            continue;
+        };
         let mut pick = rng.below(total_weight);
         let mut agent = 0;
         while pick >= weights[agent] {
@@ -157,7 +177,12 @@ pub fn demo_tables(scale: u32) -> Result<Vec<(&'static str, RecordBatch)>> {
         if station == Some(trouble_station) && rng.below(3) != 0 {
             reason = "Bad Number";
         }
-        events.push((at.timestamp() * 1_000_000 + rng.below(1_000) as i64 * 1_000, agent_ids[agent], station, reason));
+        events.push((
+            at.timestamp() * 1_000_000 + rng.below(1_000) as i64 * 1_000,
+            agent_ids[agent],
+            station,
+            reason,
+        ));
     }
     events.sort_by_key(|e| e.0);
 
@@ -166,7 +191,11 @@ pub fn demo_tables(scale: u32) -> Result<Vec<(&'static str, RecordBatch)>> {
     let first_contact = 700_000_000i64;
     let mut contact_agent = Vec::with_capacity(n_contacts as usize);
     for _ in 0..n_contacts {
-        contact_agent.push(if rng.below(33) == 0 { None } else { Some(agent_ids[rng.below(n_agents) as usize]) });
+        contact_agent.push(if rng.below(33) == 0 {
+            None
+        } else {
+            Some(agent_ids[rng.below(n_agents) as usize])
+        });
     }
     let contact_start: Vec<i64> = (0..n_contacts)
         .map(|i| events[(i / 4) as usize].0 - 60_000_000 * (1 + (i % 4) as i64))
@@ -181,28 +210,70 @@ pub fn demo_tables(scale: u32) -> Result<Vec<(&'static str, RecordBatch)>> {
         refused.push(contact);
     }
     let contacts = batch(vec![
-        ("contact_id", Arc::new(Int64Array::from_iter_values((0..n_contacts as i64).map(|i| first_contact + i))) as ArrayRef, false),
-        ("agent_id", Arc::new(Int64Array::from(contact_agent)), true),
-        ("skill", Arc::new(StringArray::from_iter_values((0..n_contacts).map(|i| TEAMS[(i % 4) as usize]))), false),
-        ("start_time", Arc::new(TimestampMicrosecondArray::from(contact_start).with_timezone("UTC")), false),
-    ])?;
-
-    let refusals = batch(vec![
-        ("contact_id", Arc::new(Int64Array::from(refused)) as ArrayRef, false),
-        ("agent_id", Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.1))), false),
-        ("station_id", Arc::new(Int64Array::from_iter(events.iter().map(|e| e.2))), true),
-        ("reason", Arc::new(StringArray::from_iter_values(events.iter().map(|e| e.3))), false),
         (
-            "refuse_time",
-            Arc::new(TimestampMicrosecondArray::from_iter_values(events.iter().map(|e| e.0)).with_timezone("UTC")),
+            "contact_id",
+            Arc::new(Int64Array::from_iter_values(
+                (0..n_contacts as i64).map(|i| first_contact + i),
+            )) as ArrayRef,
+            false,
+        ),
+        ("agent_id", Arc::new(Int64Array::from(contact_agent)), true),
+        (
+            "skill",
+            Arc::new(StringArray::from_iter_values(
+                (0..n_contacts).map(|i| TEAMS[(i % 4) as usize]),
+            )),
+            false,
+        ),
+        (
+            "start_time",
+            Arc::new(TimestampMicrosecondArray::from(contact_start).with_timezone("UTC")),
             false,
         ),
     ])?;
-    Ok(vec![("agents", agents), ("stations", stations), ("contacts", contacts), ("refusals", refusals)])
+
+    let refusals = batch(vec![
+        (
+            "contact_id",
+            Arc::new(Int64Array::from(refused)) as ArrayRef,
+            false,
+        ),
+        (
+            "agent_id",
+            Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.1))),
+            false,
+        ),
+        (
+            "station_id",
+            Arc::new(Int64Array::from_iter(events.iter().map(|e| e.2))),
+            true,
+        ),
+        (
+            "reason",
+            Arc::new(StringArray::from_iter_values(events.iter().map(|e| e.3))),
+            false,
+        ),
+        (
+            "refuse_time",
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(events.iter().map(|e| e.0)).with_timezone("UTC"),
+            ),
+            false,
+        ),
+    ])?;
+    Ok(vec![
+        ("agents", agents),
+        ("stations", stations),
+        ("contacts", contacts),
+        ("refusals", refusals),
+    ])
 }
 
 fn batch(columns: Vec<(&str, ArrayRef, bool)>) -> Result<RecordBatch> {
-    let fields: Vec<Field> = columns.iter().map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null)).collect();
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a, null)| Field::new(*n, a.data_type().clone(), *null))
+        .collect();
     let arrays = columns.into_iter().map(|(_, a, _)| a).collect();
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
@@ -235,7 +306,8 @@ pub fn write_demo(dir: &Path, scale: u32, format: DemoFormat) -> Result<Vec<std:
             DemoFormat::Csv => "csv",
         };
         let path = dir.join(format!("{name}.{ext}"));
-        let file = std::fs::File::create(&path).map_err(|e| exec_datafusion_err!("cannot create {}: {e}", path.display()))?;
+        let file = std::fs::File::create(&path)
+            .map_err(|e| exec_datafusion_err!("cannot create {}: {e}", path.display()))?;
         match format {
             DemoFormat::Parquet => {
                 let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;

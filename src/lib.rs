@@ -57,20 +57,26 @@ pub use crate::agent_refusal::AgentRefusal;
 pub use crate::config::AgentRefusalConfig;
 
 /// Registers the report's table function, scalar functions, `refusal_reasons` table and
-/// `agent_refusal.*` settings on `ctx`. Calling it again is harmless.
+/// `agent_refusal.*` settings on `ctx`, and turns on the information schema so that `SHOW`
+/// lists the settings. Calling it again is harmless.
 pub fn register(ctx: &SessionContext) -> Result<()> {
     {
         let state = ctx.state_ref();
         let mut state = state.write();
-        let extensions = &mut state.config_mut().options_mut().extensions;
-        if extensions.get::<AgentRefusalConfig>().is_none() {
-            extensions.insert(AgentRefusalConfig::default());
+        let options = state.config_mut().options_mut();
+        // `SHOW agent_refusal.*` and `information_schema.df_settings` need the information schema.
+        options.catalog.information_schema = true;
+        if options.extensions.get::<AgentRefusalConfig>().is_none() {
+            options.extensions.insert(AgentRefusalConfig::default());
         }
     }
     ctx.register_udtf("agent_refusal", Arc::new(AgentRefusal));
     ctx.register_udf(refusal_reason::refusal_reason_udf());
     ctx.register_udf(refusal_reason_text::refusal_reason_text_udf());
-    ctx.register_table("refusal_reasons", Arc::new(refusal_reasons::refusal_reasons_table()?))?;
+    ctx.register_table(
+        "refusal_reasons",
+        Arc::new(refusal_reasons::refusal_reasons_table()?),
+    )?;
     Ok(())
 }
 
@@ -111,9 +117,15 @@ impl ReportRange {
     pub fn to_sql(&self) -> String {
         let args: Vec<String> = match self {
             ReportRange::Preset(p) => vec![quote(p)],
-            ReportRange::Dates { from, to, start_time, end_time } => {
-                [from, to, start_time, end_time].into_iter().map(|s| quote(s)).collect()
-            }
+            ReportRange::Dates {
+                from,
+                to,
+                start_time,
+                end_time,
+            } => [from, to, start_time, end_time]
+                .into_iter()
+                .map(|s| quote(s))
+                .collect(),
         };
         format!("SELECT * FROM agent_refusal({})", args.join(", "))
     }

@@ -34,7 +34,8 @@ pub fn refusal_reason_udf() -> ScalarUDF {
 
 /// Checks that `t` is a type the reason functions accept: strings, integers or NULL.
 pub(crate) fn check_reason_type(name: &str, t: &DataType) -> Result<()> {
-    if t.is_integer() || t.is_null() || matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+    if t.is_integer() || t.is_null() || matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    {
         Ok(())
     } else {
         plan_err!("{name}: unsupported argument type {t}; expected a string or an integer")
@@ -56,7 +57,9 @@ pub(crate) fn map_reasons(
     let strings = strings
         .as_any()
         .downcast_ref::<arrow::array::StringArray>()
-        .ok_or_else(|| datafusion::error::DataFusionError::Internal(format!("{name}: cast to Utf8 failed")))?;
+        .ok_or_else(|| {
+            datafusion::error::DataFusionError::Internal(format!("{name}: cast to Utf8 failed"))
+        })?;
     let mut out = StringBuilder::with_capacity(strings.len(), strings.value_data().len());
     let mut scratch = String::new();
     for v in strings.iter() {

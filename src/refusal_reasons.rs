@@ -32,7 +32,9 @@ pub fn refusal_reasons_table() -> Result<MemTable> {
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(REASONS.iter().map(|r| r.label))),
-        Arc::new(StringArray::from_iter_values(REASONS.iter().map(|r| r.description))),
+        Arc::new(StringArray::from_iter_values(
+            REASONS.iter().map(|r| r.description),
+        )),
         Arc::new(codes.finish()),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;

@@ -141,8 +141,12 @@ pub fn parse_time(text: &str, what: &str) -> Result<EndTime> {
 }
 
 fn fmt_instant(t: NaiveDateTime, seconds: bool) -> String {
-    t.format(if seconds { "%Y-%m-%d %H:%M:%S" } else { "%Y-%m-%d %H:%M" })
-        .to_string()
+    t.format(if seconds {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M"
+    })
+    .to_string()
 }
 
 #[cfg(test)]
@@ -156,9 +160,19 @@ mod tests {
 
     #[test]
     fn parses_and_rejects() {
-        assert!(parse_date("2026-02-30", "start date").unwrap_err().to_string().contains("'2026-02-30'"));
+        assert!(
+            parse_date("2026-02-30", "start date")
+                .unwrap_err()
+                .to_string()
+                .contains("'2026-02-30'")
+        );
         assert!(parse_date("2026-2-3", "start date").is_err());
-        assert!(parse_time("25:00", "end time").unwrap_err().to_string().contains("'25:00'"));
+        assert!(
+            parse_time("25:00", "end time")
+                .unwrap_err()
+                .to_string()
+                .contains("'25:00'")
+        );
         assert!(parse_time("7:00", "end time").is_err());
         assert!(parse_time("07:59:59", "end time").unwrap().has_seconds);
         assert!(!parse_time("06:59", "end time").unwrap().has_seconds);
@@ -166,13 +180,39 @@ mod tests {
 
     #[test]
     fn end_is_inclusive_by_unit() {
-        let w = Window::new(d("2026-03-01"), d("2026-03-02"), NaiveTime::MIN, parse_time("06:59", "t").unwrap()).unwrap();
+        let w = Window::new(
+            d("2026-03-01"),
+            d("2026-03-02"),
+            NaiveTime::MIN,
+            parse_time("06:59", "t").unwrap(),
+        )
+        .unwrap();
         assert_eq!(w.end, d("2026-03-02").and_hms_opt(7, 0, 0).unwrap());
-        let w = Window::new(d("2026-03-01"), d("2026-03-02"), NaiveTime::MIN, parse_time("06:59:59", "t").unwrap()).unwrap();
+        let w = Window::new(
+            d("2026-03-01"),
+            d("2026-03-02"),
+            NaiveTime::MIN,
+            parse_time("06:59:59", "t").unwrap(),
+        )
+        .unwrap();
         assert_eq!(w.end, d("2026-03-02").and_hms_opt(7, 0, 0).unwrap());
-        let w = Window::new(d("2026-03-01"), d("2026-03-01"), NaiveTime::MIN, EndTime::END_OF_DAY).unwrap();
+        let w = Window::new(
+            d("2026-03-01"),
+            d("2026-03-01"),
+            NaiveTime::MIN,
+            EndTime::END_OF_DAY,
+        )
+        .unwrap();
         assert_eq!(w.end, d("2026-03-02").and_hms_opt(0, 0, 0).unwrap());
-        assert!(Window::new(d("2026-03-02"), d("2026-03-01"), NaiveTime::MIN, EndTime::END_OF_DAY).is_err());
+        assert!(
+            Window::new(
+                d("2026-03-02"),
+                d("2026-03-01"),
+                NaiveTime::MIN,
+                EndTime::END_OF_DAY
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -181,10 +221,19 @@ mod tests {
         let p = |n| Window::preset(n, today).unwrap();
         assert_eq!(p("today").start.date(), today);
         assert_eq!(p("yesterday").start.date(), d("2026-11-25"));
-        assert_eq!((p("Last 7 Days").start.date(), p("last 7 days").end.date()), (d("2026-11-19"), today));
-        assert_eq!((p("previous week").start.date(), p("previous week").end.date()), (d("2026-11-15"), d("2026-11-22")));
+        assert_eq!(
+            (p("Last 7 Days").start.date(), p("last 7 days").end.date()),
+            (d("2026-11-19"), today)
+        );
+        assert_eq!(
+            (p("previous week").start.date(), p("previous week").end.date()),
+            (d("2026-11-15"), d("2026-11-22"))
+        );
         assert_eq!(p("previous week").start.date().weekday(), Weekday::Sun);
-        assert_eq!((p("previous_month").start.date(), p("previous month").end.date()), (d("2026-10-01"), d("2026-11-01")));
+        assert_eq!(
+            (p("previous_month").start.date(), p("previous month").end.date()),
+            (d("2026-10-01"), d("2026-11-01"))
+        );
         assert_eq!(p("month to date").start.date(), d("2026-11-01"));
         assert!(Window::preset("fortnight", today).is_err());
     }

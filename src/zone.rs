@@ -169,8 +169,16 @@ mod tests {
     fn parses_zones() {
         assert_eq!(Zone::parse("+05:30").unwrap().arrow_name().as_ref(), "+05:30");
         assert_eq!(Zone::parse("-08").unwrap().arrow_name().as_ref(), "-08:00");
-        assert_eq!(Zone::parse("america/new_york").unwrap().arrow_name().as_ref(), "America/New_York");
-        assert!(Zone::parse("Mars/Olympus").unwrap_err().to_string().contains("'Mars/Olympus'"));
+        assert_eq!(
+            Zone::parse("america/new_york").unwrap().arrow_name().as_ref(),
+            "America/New_York"
+        );
+        assert!(
+            Zone::parse("Mars/Olympus")
+                .unwrap_err()
+                .to_string()
+                .contains("'Mars/Olympus'")
+        );
         assert!(Zone::parse("+25:00").is_err());
     }
 
@@ -187,7 +195,10 @@ mod tests {
         let r = z.utc_ranges(dt("2026-03-08 00:00:00"), dt("2026-03-09 00:00:00"));
         assert_eq!(r, vec![(utc("2026-03-08 05:00:00"), utc("2026-03-09 04:00:00"))]);
         // a window inside the gap is empty
-        assert!(z.utc_ranges(dt("2026-03-08 02:00:00"), dt("2026-03-08 03:00:00")).is_empty());
+        assert!(
+            z.utc_ranges(dt("2026-03-08 02:00:00"), dt("2026-03-08 03:00:00"))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -203,13 +214,19 @@ mod tests {
             ]
         );
         let day = z.utc_ranges(dt("2026-11-01 00:00:00"), dt("2026-11-02 00:00:00"));
-        assert_eq!(day, vec![(utc("2026-11-01 04:00:00"), utc("2026-11-02 05:00:00"))]);
+        assert_eq!(
+            day,
+            vec![(utc("2026-11-01 04:00:00"), utc("2026-11-02 05:00:00"))]
+        );
     }
 
     #[test]
     fn standard_offset_ignores_dst() {
         let z = Zone::parse("America/New_York").unwrap();
-        let at = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        let at = NaiveDate::from_ymd_opt(2026, 7, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
         assert_eq!(z.without_dst(at).arrow_name().as_ref(), "-05:00");
     }
 }

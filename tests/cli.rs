@@ -26,7 +26,11 @@ fn write(dir: &Path, name: &str, text: &str) {
 /// A tiny data set as CSV files, with names that need quoting.
 fn csv_data() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "agents.csv", "agent_id,first_name,last_name\n1,Ana,\"Smith, Jr.\"\n2,\"Zoë \"\"Z\"\"\",Müller\n");
+    write(
+        dir.path(),
+        "agents.csv",
+        "agent_id,first_name,last_name\n1,Ana,\"Smith, Jr.\"\n2,\"Zoë \"\"Z\"\"\",Müller\n",
+    );
     write(dir.path(), "contacts.csv", "contact_id,agent_id\n100,2\n101,\n");
     write(
         dir.path(),
@@ -47,7 +51,14 @@ const GOLDEN: &str = "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time
 fn report_on_csv_files_to_stdout() {
     let data = csv_data();
     let o = run(&[
-        "report", "--from", "2026-03-08", "--to", "2026-03-08", "--time-zone", "America/New_York", "--data",
+        "report",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+        "--time-zone",
+        "America/New_York",
+        "--data",
         data.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -60,9 +71,24 @@ fn report_to_a_file_tab_without_headers() {
     let data = csv_data();
     let out = data.path().join("out.txt");
     let o = run(&[
-        "report", "--from", "2026-03-08", "--to", "2026-03-09", "--start-time", "02:00", "--end-time", "11:59:59",
-        "--time-zone", "America/New_York", "--format", "tab", "--no-headers", "--data", data.path().to_str().unwrap(),
-        "--output", out.to_str().unwrap(),
+        "report",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-09",
+        "--start-time",
+        "02:00",
+        "--end-time",
+        "11:59:59",
+        "--time-zone",
+        "America/New_York",
+        "--format",
+        "tab",
+        "--no-headers",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
@@ -84,17 +110,35 @@ fn report_on_parquet_demo_data_matches_sql() {
     }
     let out = dir.path().join("report.csv");
     let o = run(&[
-        "report", "--from", "2026-03-02", "--to", "2026-03-13", "--time-zone", "America/New_York", "--data",
-        data.to_str().unwrap(), "--output", out.to_str().unwrap(),
+        "report",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-13",
+        "--time-zone",
+        "America/New_York",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = text.split_terminator("\r\n").collect();
-    assert_eq!(lines[0], "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time");
+    assert_eq!(
+        lines[0],
+        "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time"
+    );
 
     let o = run(&[
-        "sql", "--data", data.to_str().unwrap(), "--format", "csv", "-c",
-        "SET agent_refusal.time_zone = 'America/New_York'", "-c",
+        "sql",
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        "-c",
+        "SET agent_refusal.time_zone = 'America/New_York'",
+        "-c",
         "SELECT count(*) AS n, min(refuse_time) AS first, max(refuse_time) AS last FROM agent_refusal('2026-03-02', '2026-03-13')",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -104,8 +148,18 @@ fn report_on_parquet_demo_data_matches_sql() {
     assert!(n > 1000, "{sql_out}");
     assert_eq!(lines.len() - 1, n);
     // first and last rows fall on the first and last days, in local time
-    assert!(lines[1].ends_with(&format!("03/02/2026 {}", &row[1][11..16])), "{} vs {}", lines[1], row[1]);
-    assert!(lines[n].ends_with(&format!("03/13/2026 {}", &row[2][11..16])), "{} vs {}", lines[n], row[2]);
+    assert!(
+        lines[1].ends_with(&format!("03/02/2026 {}", &row[1][11..16])),
+        "{} vs {}",
+        lines[1],
+        row[1]
+    );
+    assert!(
+        lines[n].ends_with(&format!("03/13/2026 {}", &row[2][11..16])),
+        "{} vs {}",
+        lines[n],
+        row[2]
+    );
 }
 
 #[test]
@@ -114,10 +168,23 @@ fn demo_data_as_csv_gives_the_same_report_as_parquet() {
     let mut reports = Vec::new();
     for format in ["parquet", "csv"] {
         let data = dir.path().join(format);
-        let o = run(&["demo-data", "--output", data.to_str().unwrap(), "--format", format]);
+        let o = run(&[
+            "demo-data",
+            "--output",
+            data.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         let o = run(&[
-            "report", "--from", "2026-03-07", "--to", "2026-03-09", "--time-zone", "America/New_York", "--data",
+            "report",
+            "--from",
+            "2026-03-07",
+            "--to",
+            "2026-03-09",
+            "--time-zone",
+            "America/New_York",
+            "--data",
             data.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -142,7 +209,14 @@ fn folders_of_files_are_tables() {
     std::fs::create_dir(&folder).unwrap();
     std::fs::rename(data.path().join("refusals.csv"), folder.join("part-1.csv")).unwrap();
     let o = run(&[
-        "report", "--from", "2026-03-08", "--to", "2026-03-08", "--time-zone", "America/New_York", "--data",
+        "report",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+        "--time-zone",
+        "America/New_York",
+        "--data",
         data.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -164,9 +238,32 @@ fn bad_inputs_fail_with_one_line_and_leave_no_file() {
     let o_ = out.to_str().unwrap();
     for (args, needle) in [
         (vec!["--from", "2026-02-30", "--to", "2026-03-01"], "'2026-02-30'"),
-        (vec!["--from", "2026-03-01", "--to", "2026-03-01", "--end-time", "25:00"], "'25:00'"),
-        (vec!["--from", "2026-03-02", "--to", "2026-03-01"], "is before the start"),
-        (vec!["--from", "2026-03-01", "--to", "2026-03-01", "--time-zone", "Mars/Olympus"], "'Mars/Olympus'"),
+        (
+            vec![
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+                "--end-time",
+                "25:00",
+            ],
+            "'25:00'",
+        ),
+        (
+            vec!["--from", "2026-03-02", "--to", "2026-03-01"],
+            "is before the start",
+        ),
+        (
+            vec![
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+                "--time-zone",
+                "Mars/Olympus",
+            ],
+            "'Mars/Olympus'",
+        ),
         (vec!["--range", "fortnight"], "'fortnight'"),
     ] {
         let mut all = vec!["report", "--data", d, "--output", o_];
@@ -176,11 +273,24 @@ fn bad_inputs_fail_with_one_line_and_leave_no_file() {
     }
     // an existing file keeps its content
     std::fs::write(&out, "precious").unwrap();
-    let o = run(&["report", "--data", d, "--output", o_, "--from", "2026-02-30", "--to", "2026-03-01"]);
+    let o = run(&[
+        "report",
+        "--data",
+        d,
+        "--output",
+        o_,
+        "--from",
+        "2026-02-30",
+        "--to",
+        "2026-03-01",
+    ]);
     assert_one_line_error(&o, "'2026-02-30'");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious");
     // no stray temporary files either
-    let names: Vec<String> = std::fs::read_dir(data.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let names: Vec<String> = std::fs::read_dir(data.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
 }
 
@@ -189,12 +299,36 @@ fn missing_tables_and_columns_are_named() {
     let data = csv_data();
     std::fs::remove_file(data.path().join("contacts.csv")).unwrap();
     let d = data.path().to_str().unwrap();
-    let o = run(&["report", "--data", d, "--from", "2026-03-08", "--to", "2026-03-08"]);
+    let o = run(&[
+        "report",
+        "--data",
+        d,
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+    ]);
     assert_one_line_error(&o, "table 'contacts' not found");
     write(data.path(), "contacts.csv", "contact_id,last_agent\n100,2\n");
-    let o = run(&["report", "--data", d, "--from", "2026-03-08", "--to", "2026-03-08"]);
+    let o = run(&[
+        "report",
+        "--data",
+        d,
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+    ]);
     assert_one_line_error(&o, "table 'contacts' has no column 'agent_id'");
-    let o = run(&["report", "--data", "/nonexistent/folder", "--from", "2026-03-08", "--to", "2026-03-08"]);
+    let o = run(&[
+        "report",
+        "--data",
+        "/nonexistent/folder",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+    ]);
     assert_one_line_error(&o, "/nonexistent/folder");
 }
 
@@ -203,16 +337,54 @@ fn sql_runs_commands_and_files_in_order_and_stops_at_the_first_error() {
     let data = csv_data();
     let d = data.path().to_str().unwrap();
     let file = data.path().join("q.sql");
-    std::fs::write(&file, "SELECT refusal_reason('no_answer') AS r;\nSELECT 2 AS two;\n").unwrap();
-    let o = run(&["sql", "--data", d, "--format", "csv", "-c", "SELECT 1 AS one", "-f", file.to_str().unwrap(), "-c", "SELECT 3 AS three"]);
+    std::fs::write(
+        &file,
+        "SELECT refusal_reason('no_answer') AS r;\nSELECT 2 AS two;\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "sql",
+        "--data",
+        d,
+        "--format",
+        "csv",
+        "-c",
+        "SELECT 1 AS one",
+        "-f",
+        file.to_str().unwrap(),
+        "-c",
+        "SELECT 3 AS three",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "one\n1\nr\nNoAnswer\ntwo\n2\nthree\n3\n");
 
-    let o = run(&["sql", "--data", d, "--format", "csv", "-c", "SELECT 1 AS one", "-c", "SELECT * FROM nowhere", "-c", "SELECT 3"]);
+    let o = run(&[
+        "sql",
+        "--data",
+        d,
+        "--format",
+        "csv",
+        "-c",
+        "SELECT 1 AS one",
+        "-c",
+        "SELECT * FROM nowhere",
+        "-c",
+        "SELECT 3",
+    ]);
     assert_one_line_error(&o, "nowhere");
     assert_eq!(stdout(&o), "one\n1\n");
 
-    let o = run(&["sql", "--data", d, "-c", "SELECT contact_id, full_name FROM agent_refusal('2026-03-08', '2026-03-08') ORDER BY contact_id"]);
+    let o = run(&[
+        "sql",
+        "--data",
+        d,
+        "-c",
+        "SELECT contact_id, full_name FROM agent_refusal('2026-03-08', '2026-03-08') ORDER BY contact_id",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("| 100        | Ana Smith, Jr. |"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("| 100        | Ana Smith, Jr. |"),
+        "{}",
+        stdout(&o)
+    );
 }

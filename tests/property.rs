@@ -11,17 +11,53 @@ use datafusion::catalog::MemTable;
 use datafusion::prelude::SessionContext;
 use proptest::prelude::*;
 
-const ZONES: [&str; 6] = ["UTC", "America/New_York", "Asia/Kolkata", "+05:30", "Australia/Adelaide", "Europe/London"];
+const ZONES: [&str; 6] = [
+    "UTC",
+    "America/New_York",
+    "Asia/Kolkata",
+    "+05:30",
+    "Australia/Adelaide",
+    "Europe/London",
+];
 /// Days on or next to a DST change in one of the zones.
 const DAYS: [&str; 8] = [
-    "2026-03-07", "2026-03-08", "2026-03-29", "2026-04-05", "2026-10-04", "2026-10-25", "2026-11-01", "2026-07-15",
+    "2026-03-07",
+    "2026-03-08",
+    "2026-03-29",
+    "2026-04-05",
+    "2026-10-04",
+    "2026-10-25",
+    "2026-11-01",
+    "2026-07-15",
 ];
-const RAW_REASONS: [&str; 9] = ["NoAnswer", "no answer", "BUSY", "bad-number", "Fax tone", "0", " na ", "", "Invalid_Call_Leg"];
+const RAW_REASONS: [&str; 9] = [
+    "NoAnswer",
+    "no answer",
+    "BUSY",
+    "bad-number",
+    "Fax tone",
+    "0",
+    " na ",
+    "",
+    "Invalid_Call_Leg",
+];
 const LABELS: [&str; 11] = [
-    "Bad Number", "Busy", "ContactAlreadyRouted", "Error", "Invalid Call Leg", "NoAnswer", "LinkFailed", "Dropped",
-    "AgentLinkTimeout", "NA", "0",
+    "Bad Number",
+    "Busy",
+    "ContactAlreadyRouted",
+    "Error",
+    "Invalid Call Leg",
+    "NoAnswer",
+    "LinkFailed",
+    "Dropped",
+    "AgentLinkTimeout",
+    "NA",
+    "0",
 ];
 const NAMES: [Option<&str>; 5] = [Some("Ana"), Some("Zoë"), Some(""), None, Some("O'Brien")];
+
+/// (contact, agent, station, reason, seconds from the window's first local instant read as UTC, extra µs)
+type Event = (i64, i64, Option<i64>, Option<usize>, i64, i64);
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -31,8 +67,7 @@ struct Case {
     span_days: u64,
     start: (u32, u32, u32),
     end: (u32, u32, Option<u32>),
-    /// (contact, agent, station, reason, offset in seconds from the window's first local instant, extra µs)
-    events: Vec<(i64, i64, Option<i64>, Option<usize>, i64, i64)>,
+    events: Vec<Event>,
     contacts: Vec<(i64, Option<i64>)>,
     agents: Vec<(i64, Option<&'static str>, Option<&'static str>)>,
 }
@@ -51,27 +86,49 @@ fn case() -> impl Strategy<Value = Case> {
         any::<bool>(),
         0..DAYS.len(),
         0..3u64,
-        (0..24u32, prop_oneof![Just(0u32), 0..60u32], prop_oneof![Just(0u32), 0..60u32]),
-        (0..24u32, prop_oneof![Just(59u32), 0..60u32], prop::option::of(prop_oneof![Just(59u32), 0..60u32])),
+        (
+            0..24u32,
+            prop_oneof![Just(0u32), 0..60u32],
+            prop_oneof![Just(0u32), 0..60u32],
+        ),
+        (
+            0..24u32,
+            prop_oneof![Just(59u32), 0..60u32],
+            prop::option::of(prop_oneof![Just(59u32), 0..60u32]),
+        ),
         prop::collection::vec(event, 0..40),
         prop::collection::vec((0..6i64, prop::option::of(0..5i64)), 0..8),
-        prop::collection::vec((0..5i64, prop::sample::select(NAMES.to_vec()), prop::sample::select(NAMES.to_vec())), 0..8),
+        prop::collection::vec(
+            (
+                0..5i64,
+                prop::sample::select(NAMES.to_vec()),
+                prop::sample::select(NAMES.to_vec()),
+            ),
+            0..8,
+        ),
     )
-        .prop_map(|(zone, ignore_dst, day, span_days, start, end, events, contacts, agents)| Case {
-            zone,
-            ignore_dst,
-            day,
-            span_days,
-            start,
-            end,
-            events,
-            contacts,
-            agents,
-        })
+        .prop_map(
+            |(zone, ignore_dst, day, span_days, start, end, events, contacts, agents)| Case {
+                zone,
+                ignore_dst,
+                day,
+                span_days,
+                start,
+                end,
+                events,
+                contacts,
+                agents,
+            },
+        )
 }
 
 /// The reference: a zone as a function from a UTC instant to the local clock reading.
-fn local_reading(zone: &str, ignore_dst: bool, window_start: NaiveDateTime, utc: NaiveDateTime) -> NaiveDateTime {
+fn local_reading(
+    zone: &str,
+    ignore_dst: bool,
+    window_start: NaiveDateTime,
+    utc: NaiveDateTime,
+) -> NaiveDateTime {
     if let Some(rest) = zone.strip_prefix('+') {
         let (h, m) = rest.split_once(':').unwrap();
         let offset = h.parse::<i64>().unwrap() * 3600 + m.parse::<i64>().unwrap() * 60;
@@ -86,8 +143,17 @@ fn local_reading(zone: &str, ignore_dst: bool, window_start: NaiveDateTime, utc:
 }
 
 fn canonical(raw: &str) -> String {
-    let norm = |s: &str| s.trim().chars().filter(|c| !" _-".contains(*c)).collect::<String>().to_lowercase();
-    LABELS.iter().find(|l| norm(l) == norm(raw)).map_or(raw.to_string(), |l| l.to_string())
+    let norm = |s: &str| {
+        s.trim()
+            .chars()
+            .filter(|c| !" _-".contains(*c))
+            .collect::<String>()
+            .to_lowercase()
+    };
+    LABELS
+        .iter()
+        .find(|l| norm(l) == norm(raw))
+        .map_or(raw.to_string(), |l| l.to_string())
 }
 
 type Row = (i64, i64, Option<String>, Option<i64>, Option<String>, i64, i64);
@@ -95,25 +161,44 @@ type Row = (i64, i64, Option<String>, Option<i64>, Option<String>, i64, i64);
 fn reference(c: &Case, start: NaiveDateTime, end: NaiveDateTime, instants: &[i64]) -> Vec<Row> {
     let mut rows = Vec::new();
     for (e, &micros) in c.events.iter().zip(instants) {
-        let utc = chrono::DateTime::from_timestamp_micros(micros).unwrap().naive_utc();
+        let utc = chrono::DateTime::from_timestamp_micros(micros)
+            .unwrap()
+            .naive_utc();
         let r = local_reading(ZONES[c.zone], c.ignore_dst, start, utc);
         if !(start <= r && r < end) {
             continue;
         }
         let (contact, agent, station, reason, _, _) = *e;
-        let last_agents: Vec<i64> = c.contacts.iter().filter(|k| k.0 == contact).filter_map(|k| k.1).collect();
+        let last_agents: Vec<i64> = c
+            .contacts
+            .iter()
+            .filter(|k| k.0 == contact)
+            .filter_map(|k| k.1)
+            .collect();
         let agent_no = last_agents.into_iter().min().unwrap_or(agent);
         let names: Vec<String> = c
             .agents
             .iter()
             .filter(|a| a.0 == agent)
             .filter_map(|a| {
-                let parts: Vec<&str> = [a.1, a.2].into_iter().flatten().filter(|s| !s.is_empty()).collect();
+                let parts: Vec<&str> = [a.1, a.2]
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 (!parts.is_empty()).then(|| parts.join(" "))
             })
             .collect();
         let full_name = names.into_iter().min();
-        rows.push((contact, agent_no, full_name, station, reason.map(|i| canonical(RAW_REASONS[i])), micros, agent));
+        rows.push((
+            contact,
+            agent_no,
+            full_name,
+            station,
+            reason.map(|i| canonical(RAW_REASONS[i])),
+            micros,
+            agent,
+        ));
     }
     rows.sort_by(canonical_order);
     rows
@@ -126,9 +211,13 @@ fn canonical_order(a: &Row, b: &Row) -> std::cmp::Ordering {
 
 fn table(columns: Vec<(&str, Arc<dyn Array>)>) -> Arc<MemTable> {
     let schema = Arc::new(Schema::new(
-        columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    let batch =
+        RecordBatch::try_new(Arc::clone(&schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
     Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap())
 }
 
@@ -139,7 +228,12 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
     let end_time = NaiveTime::from_hms_opt(c.end.0, c.end.1, c.end.2.unwrap_or(0)).unwrap();
     let start = first_day.and_time(start_time);
     let last = last_day.and_time(end_time);
-    let end = last + if c.end.2.is_some() { TimeDelta::seconds(1) } else { TimeDelta::minutes(1) };
+    let end = last
+        + if c.end.2.is_some() {
+            TimeDelta::seconds(1)
+        } else {
+            TimeDelta::minutes(1)
+        };
     prop_assume!(last >= start);
 
     // Events: offsets from the window's first instant read as UTC, so that many land on the
@@ -164,10 +258,24 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
     ctx.register_table(
         "refusals",
         table(vec![
-            ("contact_id", Arc::new(Int64Array::from_iter_values(c.events.iter().map(|e| e.0)))),
-            ("agent_id", Arc::new(Int64Array::from_iter_values(c.events.iter().map(|e| e.1)))),
-            ("station_id", Arc::new(Int64Array::from_iter(c.events.iter().map(|e| e.2)))),
-            ("reason", Arc::new(StringArray::from_iter(c.events.iter().map(|e| e.3.map(|i| RAW_REASONS[i]))))),
+            (
+                "contact_id",
+                Arc::new(Int64Array::from_iter_values(c.events.iter().map(|e| e.0))),
+            ),
+            (
+                "agent_id",
+                Arc::new(Int64Array::from_iter_values(c.events.iter().map(|e| e.1))),
+            ),
+            (
+                "station_id",
+                Arc::new(Int64Array::from_iter(c.events.iter().map(|e| e.2))),
+            ),
+            (
+                "reason",
+                Arc::new(StringArray::from_iter(
+                    c.events.iter().map(|e| e.3.map(|i| RAW_REASONS[i])),
+                )),
+            ),
             ("refuse_time", Arc::new(ts)),
         ]),
     )
@@ -175,17 +283,32 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
     ctx.register_table(
         "contacts",
         table(vec![
-            ("contact_id", Arc::new(Int64Array::from_iter_values(c.contacts.iter().map(|k| k.0)))),
-            ("agent_id", Arc::new(Int64Array::from_iter(c.contacts.iter().map(|k| k.1)))),
+            (
+                "contact_id",
+                Arc::new(Int64Array::from_iter_values(c.contacts.iter().map(|k| k.0))),
+            ),
+            (
+                "agent_id",
+                Arc::new(Int64Array::from_iter(c.contacts.iter().map(|k| k.1))),
+            ),
         ]),
     )
     .unwrap();
     ctx.register_table(
         "agents",
         table(vec![
-            ("agent_id", Arc::new(Int64Array::from_iter_values(c.agents.iter().map(|a| a.0)))),
-            ("first_name", Arc::new(StringArray::from_iter(c.agents.iter().map(|a| a.1)))),
-            ("last_name", Arc::new(StringArray::from_iter(c.agents.iter().map(|a| a.2)))),
+            (
+                "agent_id",
+                Arc::new(Int64Array::from_iter_values(c.agents.iter().map(|a| a.0))),
+            ),
+            (
+                "first_name",
+                Arc::new(StringArray::from_iter(c.agents.iter().map(|a| a.1))),
+            ),
+            (
+                "last_name",
+                Arc::new(StringArray::from_iter(c.agents.iter().map(|a| a.2))),
+            ),
         ]),
     )
     .unwrap();
@@ -210,7 +333,8 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
     for b in &batches {
         let ints = |i: usize| b.column(i).as_primitive::<Int64Type>().clone();
         let strs = |i: usize| b.column(i).as_string::<i32>().clone();
-        let (contact, agent_no, name, station, reason, agent) = (ints(0), ints(1), strs(2), ints(3), strs(4), ints(6));
+        let (contact, agent_no, name, station, reason, agent) =
+            (ints(0), ints(1), strs(2), ints(3), strs(4), ints(6));
         let time = b.column(5).as_primitive::<TimestampMicrosecondType>();
         for i in 0..b.num_rows() {
             let opt_s = |a: &StringArray| a.is_valid(i).then(|| a.value(i).to_string());
@@ -225,13 +349,19 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
             ));
         }
         let DataType::Timestamp(TimeUnit::Microsecond, Some(_)) = b.schema().field(5).data_type() else {
-            return Err(TestCaseError::fail("refuse_time is not a zoned microsecond timestamp"));
+            return Err(TestCaseError::fail(
+                "refuse_time is not a zoned microsecond timestamp",
+            ));
         };
     }
     // The spec orders by (refuse_time, contact_id, refusing_agent_id); rows equal on all three may
     // come in any order, so check the order, then compare with ties put in one canonical order.
     let key = |r: &Row| (r.5, r.0, r.6);
-    prop_assert!(got.windows(2).all(|w| key(&w[0]) <= key(&w[1])), "not ordered: {:?}", got);
+    prop_assert!(
+        got.windows(2).all(|w| key(&w[0]) <= key(&w[1])),
+        "not ordered: {:?}",
+        got
+    );
     got.sort_by(canonical_order);
     let want = reference(c, start, end, &instants);
     prop_assert_eq!(got, want, "query: {}", sql);

@@ -48,11 +48,20 @@ async fn main() {
         runner.with_validator(df_value_validator);
         let result = if complete {
             runner
-                .update_test_file(&path, " ", df_value_validator, value_normalizer, strict_column_validator)
+                .update_test_file(
+                    &path,
+                    " ",
+                    df_value_validator,
+                    value_normalizer,
+                    strict_column_validator,
+                )
                 .await
                 .map_err(|e| e.to_string())
         } else {
-            runner.run_file_async(&path).await.map_err(|e| e.display(false).to_string())
+            runner
+                .run_file_async(&path)
+                .await
+                .map_err(|e| e.display(false).to_string())
         };
         match result {
             Ok(()) => {

@@ -43,10 +43,20 @@ struct DataArg {
 #[derive(clap::Args, Debug)]
 struct ReportArgs {
     /// First day of the report (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE", required_unless_present = "range", conflicts_with = "range")]
+    #[arg(
+        long,
+        value_name = "DATE",
+        required_unless_present = "range",
+        conflicts_with = "range"
+    )]
     from: Option<String>,
     /// Last day of the report (YYYY-MM-DD), inclusive.
-    #[arg(long, value_name = "DATE", required_unless_present = "range", conflicts_with = "range")]
+    #[arg(
+        long,
+        value_name = "DATE",
+        required_unless_present = "range",
+        conflicts_with = "range"
+    )]
     to: Option<String>,
     /// Start time on the first day (HH:MM or HH:MM:SS).
     #[arg(long, value_name = "TIME", default_value = "00:00")]
@@ -135,7 +145,10 @@ fn main() -> ExitCode {
         order.extend(m.indices_of("command").into_iter().flatten().map(|i| (i, true)));
         order.extend(m.indices_of("file").into_iter().flatten().map(|i| (i, false)));
         order.sort();
-        order.into_iter().map(|(_, is_command)| is_command).collect::<Vec<_>>()
+        order
+            .into_iter()
+            .map(|(_, is_command)| is_command)
+            .collect::<Vec<_>>()
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -190,7 +203,8 @@ async fn report(args: ReportArgs) -> Result<()> {
     };
     let ctx = open(&args.data).await?;
     if let Some(zone) = &args.time_zone {
-        ctx.sql(&format!("SET agent_refusal.time_zone = {}", quote(zone))).await?;
+        ctx.sql(&format!("SET agent_refusal.time_zone = {}", quote(zone)))
+            .await?;
     }
     if args.ignore_dst {
         ctx.sql("SET agent_refusal.ignore_dst = true").await?;
@@ -200,11 +214,19 @@ async fn report(args: ReportArgs) -> Result<()> {
         FormatArg::Csv => ExportFormat::Csv,
         FormatArg::Tab => ExportFormat::Tab,
     };
-    let options = ExportOptions { format, headers: !args.no_headers };
+    let options = ExportOptions {
+        format,
+        headers: !args.no_headers,
+    };
     let stream = df.execute_stream().await?;
     if args.output == "-" {
         let stdout = std::io::stdout().lock();
-        export::write_stream(stream, std::io::BufWriter::with_capacity(1 << 16, stdout), options).await?;
+        export::write_stream(
+            stream,
+            std::io::BufWriter::with_capacity(1 << 16, stdout),
+            options,
+        )
+        .await?;
     } else {
         let path = PathBuf::from(&args.output);
         let rows = tokio::select! {
@@ -227,7 +249,8 @@ async fn sql(args: SqlArgs, order: Vec<bool>) -> Result<()> {
         if is_command {
             statements.extend(commands.next());
         } else if let Some(file) = files.next() {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read SQL file '{}'", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read SQL file '{}'", file.display()))?;
             statements.push(text);
         }
     }
@@ -252,14 +275,19 @@ fn fail(e: &anyhow::Error) -> ExitCode {
         Some(df) => describe(df),
         None => format!("{e:#}"),
     };
-    eprintln!("agent-refusal: error: {}", message.lines().next().unwrap_or_default());
+    eprintln!(
+        "agent-refusal: error: {}",
+        message.lines().next().unwrap_or_default()
+    );
     ExitCode::FAILURE
 }
 
 /// The message of a DataFusion error without its category prefix and context wrappers.
 fn describe(e: &DataFusionError) -> String {
     match e.find_root() {
-        DataFusionError::Plan(m) | DataFusionError::Execution(m) | DataFusionError::Configuration(m) => m.clone(),
+        DataFusionError::Plan(m) | DataFusionError::Execution(m) | DataFusionError::Configuration(m) => {
+            m.clone()
+        }
         DataFusionError::SQL(e, _) => format!("SQL error: {e}"),
         other => other.strip_backtrace(),
     }
@@ -267,7 +295,8 @@ fn describe(e: &DataFusionError) -> String {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             || c.to_string().contains("Broken pipe")
     })
 }

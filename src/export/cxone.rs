@@ -10,10 +10,24 @@ use chrono::{Datelike, NaiveDateTime, Offset, TimeZone, Timelike};
 use datafusion::common::{Result, exec_err};
 
 /// CXone's header names, in export order.
-pub const HEADERS: [&str; 6] = ["Contact_ID", "Agent_No", "FullName", "Station_ID", "Reason", "Refuse_Time"];
+pub const HEADERS: [&str; 6] = [
+    "Contact_ID",
+    "Agent_No",
+    "FullName",
+    "Station_ID",
+    "Reason",
+    "Refuse_Time",
+];
 
 /// The report columns that feed [`HEADERS`], in the same order.
-pub const COLUMNS: [&str; 6] = ["contact_id", "agent_no", "full_name", "station_id", "reason", "refuse_time"];
+pub const COLUMNS: [&str; 6] = [
+    "contact_id",
+    "agent_no",
+    "full_name",
+    "station_id",
+    "reason",
+    "refuse_time",
+];
 
 /// The CXone columns of one batch: IDs as Int64, text as Utf8, refuse time as local instants.
 pub struct CxoneBatch {
@@ -42,7 +56,10 @@ impl CxoneBatch {
             cast(column("agent_no")?, &DataType::Int64)?,
             cast(column("station_id")?, &DataType::Int64)?,
         ];
-        let texts = [cast(column("full_name")?, &DataType::Utf8)?, cast(column("reason")?, &DataType::Utf8)?];
+        let texts = [
+            cast(column("full_name")?, &DataType::Utf8)?,
+            cast(column("reason")?, &DataType::Utf8)?,
+        ];
         let times = local_times(column("refuse_time")?)?;
         Ok(CxoneBatch { ids, texts, times })
     }
@@ -76,7 +93,10 @@ pub fn local_times(array: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
         DataType::Timestamp(_, tz) => tz.clone(),
         t => return exec_err!("export: refuse_time has type {t}; expected a timestamp"),
     };
-    let micros = cast(array, &DataType::Timestamp(TimeUnit::Microsecond, tz_name.clone()))?;
+    let micros = cast(
+        array,
+        &DataType::Timestamp(TimeUnit::Microsecond, tz_name.clone()),
+    )?;
     let micros = micros.as_primitive::<TimestampMicrosecondType>();
     let tz = match &tz_name {
         Some(name) => Some(Tz::from_str(name)?),
@@ -96,7 +116,8 @@ pub fn local_times(array: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
 
 /// Writes `t` as `MM/DD/YYYY HH:MM` into `out`.
 pub fn format_cxone_time(t: NaiveDateTime, out: &mut Vec<u8>) {
-    let two = |out: &mut Vec<u8>, n: u32| out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+    let two =
+        |out: &mut Vec<u8>, n: u32| out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
     two(out, t.month());
     out.push(b'/');
     two(out, t.day());

@@ -23,7 +23,11 @@ impl<W: Write> DelimitedWriter<W> {
             .terminator(csv::Terminator::CRLF)
             .quote_style(csv::QuoteStyle::Necessary)
             .from_writer(out);
-        Self { out, headers, time: Vec::with_capacity(16) }
+        Self {
+            out,
+            headers,
+            time: Vec::with_capacity(16),
+        }
     }
 
     fn write_headers(&mut self) -> Result<()> {
@@ -66,7 +70,9 @@ impl<W: Write> DelimitedWriter<W> {
     /// Writes the header row if no batch came, and flushes.
     pub fn finish(mut self) -> Result<()> {
         self.write_headers()?;
-        self.out.flush().map_err(|e| exec_datafusion_err!("write failed: {e}"))
+        self.out
+            .flush()
+            .map_err(|e| exec_datafusion_err!("write failed: {e}"))
     }
 }
 

@@ -54,12 +54,19 @@ pub struct ExportOptions {
 impl ExportOptions {
     /// Options for `format` with a header row.
     pub fn new(format: ExportFormat) -> Self {
-        Self { format, headers: true }
+        Self {
+            format,
+            headers: true,
+        }
     }
 }
 
 /// Writes every batch of `stream` to `out` in the chosen format; returns the rows written.
-pub async fn write_stream<W: Write>(mut stream: SendableRecordBatchStream, out: W, options: ExportOptions) -> Result<u64> {
+pub async fn write_stream<W: Write>(
+    mut stream: SendableRecordBatchStream,
+    out: W,
+    options: ExportOptions,
+) -> Result<u64> {
     let delimiter = match options.format {
         ExportFormat::Csv => b',',
         ExportFormat::Tab => b'\t',
@@ -77,19 +84,28 @@ pub async fn write_stream<W: Write>(mut stream: SendableRecordBatchStream, out: 
 
 /// Writes `stream` to the file at `path` atomically: the file appears, complete, only on success;
 /// on any error (or if the future is dropped) an existing file at `path` is left as it was.
-pub async fn write_file(stream: SendableRecordBatchStream, path: &Path, options: ExportOptions) -> Result<u64> {
+pub async fn write_file(
+    stream: SendableRecordBatchStream,
+    path: &Path,
+    options: ExportOptions,
+) -> Result<u64> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let temp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("export")))
+        .prefix(&format!(
+            ".{}.",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("export")
+        ))
         .suffix(".partial")
         .tempfile_in(&dir)
         .map_err(|e| exec_datafusion_err!("cannot write to folder '{}': {e}", dir.display()))?;
     let out = std::io::BufWriter::with_capacity(1 << 20, temp.as_file());
     let rows = write_stream(stream, out, options).await?;
-    temp.as_file().sync_all().map_err(|e| exec_datafusion_err!("cannot write '{}': {e}", path.display()))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| exec_datafusion_err!("cannot write '{}': {e}", path.display()))?;
     temp.persist(path)
         .map_err(|e| exec_datafusion_err!("cannot write '{}': {}", path.display(), e.error))?;
     Ok(rows)
