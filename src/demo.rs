@@ -152,7 +152,10 @@ pub fn demo_tables(scale: u32) -> Result<Vec<(&'static str, RecordBatch)>> {
         if weekend && rng.below(5) != 0 {
             continue;
         }
-        let hours = rng.normal(13.0, 3.0).clamp(6.0, 22.99);
+        let hours = rng.normal(13.0, 3.0);
+        if !(6.0..23.0).contains(&hours) {
+            continue;
+        }
         let secs = (hours * 3600.0) as u32;
         let local = day
             .and_hms_opt(secs / 3600, (secs / 60) % 60, secs % 60)
