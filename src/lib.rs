@@ -57,8 +57,9 @@ pub use crate::agent_refusal::AgentRefusal;
 pub use crate::config::AgentRefusalConfig;
 
 /// Registers the report's table function, scalar functions, `refusal_reasons` table and
-/// `agent_refusal.*` settings on `ctx`, and turns on the information schema so that `SHOW`
-/// lists the settings. Calling it again is harmless.
+/// `agent_refusal.*` settings and the `COPY ... STORED AS XLSX | XML | CXONE_CSV | CXONE_TAB` formats
+/// on `ctx`, and turns on the information schema so that `SHOW` lists the settings. Calling it
+/// again is harmless.
 pub fn register(ctx: &SessionContext) -> Result<()> {
     {
         let state = ctx.state_ref();
@@ -69,6 +70,7 @@ pub fn register(ctx: &SessionContext) -> Result<()> {
         if options.extensions.get::<AgentRefusalConfig>().is_none() {
             options.extensions.insert(AgentRefusalConfig::default());
         }
+        export::copy::register_copy_formats(&mut state)?;
     }
     ctx.register_udtf("agent_refusal", Arc::new(AgentRefusal));
     ctx.register_udf(refusal_reason::refusal_reason_udf());

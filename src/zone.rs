@@ -58,6 +58,14 @@ impl Zone {
         }
     }
 
+    /// Today's date on this zone's clock.
+    pub fn today(self) -> chrono::NaiveDate {
+        let now = chrono::Utc::now().timestamp();
+        chrono::DateTime::from_timestamp(now + self.offset_at(now), 0)
+            .unwrap_or_default()
+            .date_naive()
+    }
+
     /// The Arrow time zone string that shows instants in this zone.
     pub fn arrow_name(self) -> Arc<str> {
         match self {

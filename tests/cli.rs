@@ -388,3 +388,53 @@ fn sql_runs_commands_and_files_in_order_and_stops_at_the_first_error() {
         stdout(&o)
     );
 }
+
+#[test]
+fn every_format_from_the_cli() {
+    let data = csv_data();
+    let d = data.path().to_str().unwrap();
+    let base = ["report", "--from", "2026-03-08", "--to", "2026-03-08", "--time-zone", "America/New_York", "--data", d];
+    let outputs = tempfile::tempdir().unwrap();
+    for format in ["csv", "tab", "xml", "xlsx", "parquet", "json", "ndjson"] {
+        let out = outputs.path().join(format!("out.{format}"));
+        let mut args = base.to_vec();
+        args.extend(["--format", format, "--output", out.to_str().unwrap()]);
+        let o = run(&args);
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        assert!(stderr(&o).contains("wrote 2 rows"), "{format}: {}", stderr(&o));
+        assert!(std::fs::metadata(&out).unwrap().len() > 0, "{format}");
+    }
+    // text formats go to stdout too
+    let mut args = base.to_vec();
+    args.extend(["--format", "xml"]);
+    let o = run(&args);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AgentRefusal>\n  <Row><Contact_ID>100</Contact_ID>"), "{}", stdout(&o));
+    let mut args = base.to_vec();
+    args.extend(["--format", "ndjson"]);
+    assert_eq!(stdout(&run(&args)).lines().count(), 2);
+    // binary formats need a file
+    let mut args = base.to_vec();
+    args.extend(["--format", "xlsx"]);
+    assert_one_line_error(&run(&args), "xlsx is a binary format: give --output FILE");
+}
+
+#[test]
+fn append_date_puts_todays_date_before_the_extension() {
+    let data = csv_data();
+    let outputs = tempfile::tempdir().unwrap();
+    let out = outputs.path().join("refusals.csv");
+    let o = run(&[
+        "report", "--from", "2026-03-08", "--to", "2026-03-08", "--data", data.path().to_str().unwrap(), "--output",
+        out.to_str().unwrap(), "--append-date", "--time-zone", "UTC",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let today = chrono::Utc::now().date_naive().format("%Y%m%d").to_string();
+    let dated = outputs.path().join(format!("refusals_{today}.csv"));
+    // (a run that straddles midnight UTC may name yesterday's file; accept either)
+    let yesterday = (chrono::Utc::now() - chrono::TimeDelta::minutes(5)).date_naive().format("%Y%m%d").to_string();
+    let alt = outputs.path().join(format!("refusals_{yesterday}.csv"));
+    assert!(dated.exists() || alt.exists(), "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(stderr(&o).contains("refusals_"), "{}", stderr(&o));
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agent_refusal::export::{self, ExportFormat, ExportOptions};
+use agent_refusal::zone::Zone;
 use agent_refusal::{ReportRange, demo, quote, session};
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -74,12 +75,15 @@ struct ReportArgs {
     /// Use the zone's standard offset all year, as CXone does.
     #[arg(long)]
     ignore_dst: bool,
-    /// Export format.
+    /// Export format: CXone's csv, tab and xml; xlsx; parquet, json and ndjson (all columns, typed).
     #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
     format: FormatArg,
-    /// Leave out the header row.
+    /// Leave out the header row (csv, tab, xlsx).
     #[arg(long)]
     no_headers: bool,
+    /// Put _YYYYMMDD (today in the report's zone) before the output file's extension.
+    #[arg(long)]
+    append_date: bool,
     #[command(flatten)]
     data: DataArg,
     /// Output file, or - for stdout (the default).
@@ -91,6 +95,25 @@ struct ReportArgs {
 enum FormatArg {
     Csv,
     Tab,
+    Xml,
+    Xlsx,
+    Parquet,
+    Json,
+    Ndjson,
+}
+
+impl FormatArg {
+    fn export_format(self) -> ExportFormat {
+        match self {
+            FormatArg::Csv => ExportFormat::Csv,
+            FormatArg::Tab => ExportFormat::Tab,
+            FormatArg::Xml => ExportFormat::Xml,
+            FormatArg::Xlsx => ExportFormat::Xlsx,
+            FormatArg::Parquet => ExportFormat::Parquet,
+            FormatArg::Json => ExportFormat::Json,
+            FormatArg::Ndjson => ExportFormat::NdJson,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -201,6 +224,14 @@ async fn report(args: ReportArgs) -> Result<()> {
         },
         _ => bail!("give --from and --to, or --range"),
     };
+    let format = args.format.export_format();
+    let to_stdout = args.output == "-";
+    if to_stdout && !format.is_text() {
+        bail!("{} is a binary format: give --output FILE", format.name());
+    }
+    if to_stdout && args.append_date {
+        bail!("--append-date needs --output FILE");
+    }
     let ctx = open(&args.data).await?;
     if let Some(zone) = &args.time_zone {
         ctx.sql(&format!("SET agent_refusal.time_zone = {}", quote(zone)))
@@ -210,31 +241,36 @@ async fn report(args: ReportArgs) -> Result<()> {
         ctx.sql("SET agent_refusal.ignore_dst = true").await?;
     }
     let df = ctx.sql(&range.to_sql()).await?;
-    let format = match args.format {
-        FormatArg::Csv => ExportFormat::Csv,
-        FormatArg::Tab => ExportFormat::Tab,
-    };
     let options = ExportOptions {
         format,
         headers: !args.no_headers,
+        progress: !to_stdout,
     };
     let stream = df.execute_stream().await?;
-    if args.output == "-" {
-        let stdout = std::io::stdout().lock();
+    if to_stdout {
         export::write_stream(
             stream,
-            std::io::BufWriter::with_capacity(1 << 16, stdout),
+            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
             options,
         )
         .await?;
-    } else {
-        let path = PathBuf::from(&args.output);
-        let rows = tokio::select! {
-            written = export::write_file(stream, &path, options) => written?,
-            _ = tokio::signal::ctrl_c() => bail!("interrupted; {} was not written", path.display()),
-        };
-        eprintln!("agent-refusal: wrote {rows} rows to {}", path.display());
+        return Ok(());
     }
+    let mut path = PathBuf::from(&args.output);
+    if args.append_date {
+        let zone = Zone::parse(args.time_zone.as_deref().unwrap_or("UTC"))?;
+        let zone = if args.ignore_dst {
+            zone.without_dst(chrono::Utc::now().naive_utc())
+        } else {
+            zone
+        };
+        path = export::append_date(&path, zone.today());
+    }
+    let rows = tokio::select! {
+        written = export::write_file(stream, &path, options) => written?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted; {} was not written", path.display()),
+    };
+    eprintln!("agent-refusal: wrote {rows} rows to {}", path.display());
     Ok(())
 }
 

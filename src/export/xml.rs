@@ -1,0 +1,141 @@
+//! CXone's XML export: one `<Row>` element per row inside `<AgentRefusal>`, one child element per
+//! column named by its header, text escaped; a NULL is an empty element.
+//!
+//! ```xml
+//! <?xml version="1.0" encoding="UTF-8"?>
+//! <AgentRefusal>
+//!   <Row><Contact_ID>700012040</Contact_ID><Agent_No>1018</Agent_No><FullName>Diego García</FullName><Station_ID>5018</Station_ID><Reason>NoAnswer</Reason><Refuse_Time>03/09/2026 06:22</Refuse_Time></Row>
+//! </AgentRefusal>
+//! ```
+
+use std::io::Write;
+
+use arrow::array::RecordBatch;
+use datafusion::common::{Result, exec_datafusion_err};
+
+use super::layout::{Layout, Rows, cell_text};
+
+/// Writes batches as CXone-style XML.
+pub struct XmlWriter<W: Write> {
+    out: W,
+    layout: Layout,
+    /// `<Header>` and `</Header>` of each column, with the header made a valid element name.
+    tags: Vec<(String, String)>,
+    started: bool,
+    field: Vec<u8>,
+}
+
+impl<W: Write> XmlWriter<W> {
+    /// A writer of `layout`.
+    pub fn new(out: W, layout: Layout) -> Self {
+        let tags = layout
+            .headers()
+            .map(|h| {
+                let name = element_name(h);
+                (format!("<{name}>"), format!("</{name}>"))
+            })
+            .collect();
+        Self {
+            out,
+            layout,
+            tags,
+            started: false,
+            field: Vec::with_capacity(32),
+        }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        if !std::mem::replace(&mut self.started, true) {
+            self.out
+                .write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AgentRefusal>\n")
+                .map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows of one batch.
+    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.start()?;
+        let rows = Rows::new(&self.layout, batch)?;
+        for row in 0..rows.len() {
+            self.out.write_all(b"  <Row>").map_err(io)?;
+            for (column, (open, close)) in self.tags.iter().enumerate() {
+                cell_text(rows.cell(column, row), &mut self.field);
+                self.out.write_all(open.as_bytes()).map_err(io)?;
+                escape(&self.field, &mut self.out).map_err(io)?;
+                self.out.write_all(close.as_bytes()).map_err(io)?;
+            }
+            self.out.write_all(b"</Row>\n").map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the document and flushes.
+    pub fn finish(mut self) -> Result<()> {
+        self.start()?;
+        self.out.write_all(b"</AgentRefusal>\n").map_err(io)?;
+        self.out.flush().map_err(io)
+    }
+}
+
+/// Writes `text` with `&`, `<`, `>`, `"` and `'` escaped, and control characters XML 1.0 cannot
+/// carry (all but tab, line feed and carriage return) dropped.
+fn escape(text: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+    let mut start = 0;
+    for (i, &b) in text.iter().enumerate() {
+        let replacement: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            b'\'' => b"&apos;",
+            b'\r' => b"&#13;",
+            0..=8 | 11 | 12 | 14..=31 => b"",
+            _ => continue,
+        };
+        out.write_all(&text[start..i])?;
+        out.write_all(replacement)?;
+        start = i + 1;
+    }
+    out.write_all(&text[start..])
+}
+
+/// A column header as an XML element name: characters other than letters, digits, `_`, `-` and
+/// `.` become `_`, and a name that cannot start an element gets a leading `_`.
+fn element_name(header: &str) -> String {
+    let mut name: String = header
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !name.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        name.insert(0, '_');
+    }
+    name
+}
+
+fn io(e: std::io::Error) -> datafusion::error::DataFusionError {
+    exec_datafusion_err!("write failed: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        let mut out = Vec::new();
+        escape("a<b>&\"c\" 'd'\u{1}".as_bytes(), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a&lt;b&gt;&amp;&quot;c&quot; &apos;d&apos;"
+        );
+        assert_eq!(element_name("count(*)"), "count___");
+        assert_eq!(element_name("1st"), "_1st");
+    }
+}
