@@ -45,6 +45,7 @@ pub mod reasons;
 pub mod refusal_reason;
 pub mod refusal_reason_text;
 pub mod refusal_reasons;
+pub mod shell;
 pub mod window;
 pub mod zone;
 

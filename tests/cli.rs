@@ -393,7 +393,17 @@ fn sql_runs_commands_and_files_in_order_and_stops_at_the_first_error() {
 fn every_format_from_the_cli() {
     let data = csv_data();
     let d = data.path().to_str().unwrap();
-    let base = ["report", "--from", "2026-03-08", "--to", "2026-03-08", "--time-zone", "America/New_York", "--data", d];
+    let base = [
+        "report",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+        "--time-zone",
+        "America/New_York",
+        "--data",
+        d,
+    ];
     let outputs = tempfile::tempdir().unwrap();
     for format in ["csv", "tab", "xml", "xlsx", "parquet", "json", "ndjson"] {
         let out = outputs.path().join(format!("out.{format}"));
@@ -409,7 +419,13 @@ fn every_format_from_the_cli() {
     args.extend(["--format", "xml"]);
     let o = run(&args);
     assert!(o.status.success());
-    assert!(stdout(&o).starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AgentRefusal>\n  <Row><Contact_ID>100</Contact_ID>"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AgentRefusal>\n  <Row><Contact_ID>100</Contact_ID>"
+        ),
+        "{}",
+        stdout(&o)
+    );
     let mut args = base.to_vec();
     args.extend(["--format", "ndjson"]);
     assert_eq!(stdout(&run(&args)).lines().count(), 2);
@@ -425,16 +441,98 @@ fn append_date_puts_todays_date_before_the_extension() {
     let outputs = tempfile::tempdir().unwrap();
     let out = outputs.path().join("refusals.csv");
     let o = run(&[
-        "report", "--from", "2026-03-08", "--to", "2026-03-08", "--data", data.path().to_str().unwrap(), "--output",
-        out.to_str().unwrap(), "--append-date", "--time-zone", "UTC",
+        "report",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--append-date",
+        "--time-zone",
+        "UTC",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let today = chrono::Utc::now().date_naive().format("%Y%m%d").to_string();
     let dated = outputs.path().join(format!("refusals_{today}.csv"));
     // (a run that straddles midnight UTC may name yesterday's file; accept either)
-    let yesterday = (chrono::Utc::now() - chrono::TimeDelta::minutes(5)).date_naive().format("%Y%m%d").to_string();
+    let yesterday = (chrono::Utc::now() - chrono::TimeDelta::minutes(5))
+        .date_naive()
+        .format("%Y%m%d")
+        .to_string();
     let alt = outputs.path().join(format!("refusals_{yesterday}.csv"));
     assert!(dated.exists() || alt.exists(), "{}", stderr(&o));
     assert!(!out.exists());
     assert!(stderr(&o).contains("refusals_"), "{}", stderr(&o));
+}
+
+/// Compares `got` with the golden file `tests/golden/NAME` (`UPDATE_GOLDEN=1` rewrites it).
+fn golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, got).unwrap();
+    }
+    let want =
+        std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(got, want, "output differs from {}", path.display());
+}
+
+fn golden_data() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/data")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = bin()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn piped_statements_run_like_a_script() {
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/pipe.sql")).unwrap();
+    let o = run_with_stdin(&["--data", &golden_data()], &script);
+    assert!(o.status.success(), "{}", stderr(&o));
+    golden("pipe.out", &stdout(&o));
+    // `repl` is the same command
+    let o = run_with_stdin(&["repl", "--data", &golden_data()], &script);
+    golden("pipe.out", &stdout(&o));
+    // the first error stops the script, is named on one line, and fails the run
+    let o = run_with_stdin(
+        &["--data", &golden_data()],
+        "SELECT 1 AS one;\nSELECT * FROM nowhere;\nSELECT 3 AS three;\n",
+    );
+    assert_one_line_error(&o, "table 'datafusion.public.nowhere' not found");
+    assert_eq!(stdout(&o), "+-----+\n| one |\n+-----+\n| 1   |\n+-----+\n");
+    // without --data the demo is used, and stderr says so
+    let o = run_with_stdin(&[], "SELECT count(*) > 0 AS some FROM refusals;");
+    assert!(stderr(&o).contains("built-in demo data"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("| true |"), "{}", stdout(&o));
+}
+
+#[test]
+fn sql_prints_every_format() {
+    let sql = "SELECT contact_id, full_name, refuse_time FROM agent_refusal('2026-03-08', '2026-03-08', '00:00', '23:59', 'America/New_York') ORDER BY contact_id";
+    let mut all = String::new();
+    for format in ["table", "csv", "tsv", "json", "ndjson"] {
+        let o = run(&["sql", "--data", &golden_data(), "--format", format, "-c", sql]);
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        all.push_str(&format!("== {format}\n{}", stdout(&o)));
+    }
+    golden("sql_formats.out", &all);
 }

@@ -1,30 +1,34 @@
 //! `agent-refusal`: the Agent Refusal report from the command line. A thin layer over the library.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use agent_refusal::export::{self, ExportFormat, ExportOptions};
+use agent_refusal::shell::{self, Shell};
 use agent_refusal::zone::Zone;
 use agent_refusal::{ReportRange, demo, quote, session};
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use datafusion::error::DataFusionError;
-use datafusion_cli::object_storage::instrumented::InstrumentedObjectStoreRegistry;
 use datafusion_cli::print_format::PrintFormat;
-use datafusion_cli::print_options::{MaxRows, PrintOptions};
 
 /// NICE CXone's Agent Refusal report as plain SQL, on Apache DataFusion.
+///
+/// With no command, opens the interactive SQL shell (or runs the SQL piped to it).
 #[derive(Parser, Debug)]
 #[command(name = "agent-refusal", version, about, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    data: DataArg,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Open the interactive SQL shell (the default); reads SQL from stdin when it is not a terminal.
+    Repl(DataArg),
     /// Run the Agent Refusal report and export it (CXone's CSV by default, to stdout).
     Report(ReportArgs),
     /// Run SQL statements (-c and -f, in the order given) and print their results.
@@ -135,6 +139,9 @@ struct SqlArgs {
 enum SqlFormat {
     Table,
     Csv,
+    Tsv,
+    Json,
+    Ndjson,
 }
 
 #[derive(clap::Args, Debug)]
@@ -186,9 +193,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, sql_order: Vec<bool>) -> Result<()> {
     match cli.command {
-        Command::Report(args) => report(args).await,
-        Command::Sql(args) => sql(args, sql_order).await,
-        Command::DemoData(args) => {
+        None => repl(cli.data).await,
+        Some(Command::Repl(data)) => repl(data).await,
+        Some(Command::Report(args)) => report(args).await,
+        Some(Command::Sql(args)) => sql(args, sql_order).await,
+        Some(Command::DemoData(args)) => {
             let format = match args.format {
                 DemoFormatArg::Parquet => demo::DemoFormat::Parquet,
                 DemoFormatArg::Csv => demo::DemoFormat::Csv,
@@ -278,37 +287,80 @@ async fn sql(args: SqlArgs, order: Vec<bool>) -> Result<()> {
     if args.command.is_empty() && args.file.is_empty() {
         bail!("give SQL with -c or a file with -f");
     }
-    let ctx = open(&args.data).await?;
     let (mut commands, mut files) = (args.command.into_iter(), args.file.into_iter());
-    let mut statements = Vec::new();
+    let mut scripts = Vec::new();
     for is_command in order {
         if is_command {
-            statements.extend(commands.next());
+            scripts.extend(commands.next());
         } else if let Some(file) = files.next() {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read SQL file '{}'", file.display()))?;
-            statements.push(text);
+            scripts.push(text);
         }
     }
-    let options = PrintOptions {
-        format: match args.format {
-            SqlFormat::Table => PrintFormat::Table,
-            SqlFormat::Csv => PrintFormat::Csv,
-        },
-        quiet: true,
-        maxrows: MaxRows::Unlimited,
-        color: false,
-        instrumented_registry: Arc::new(InstrumentedObjectStoreRegistry::new()),
+    let format = match args.format {
+        SqlFormat::Table => PrintFormat::Table,
+        SqlFormat::Csv => PrintFormat::Csv,
+        SqlFormat::Tsv => PrintFormat::Tsv,
+        SqlFormat::Json => PrintFormat::Json,
+        SqlFormat::Ndjson => PrintFormat::NdJson,
     };
-    datafusion_cli::exec::exec_from_commands(&ctx, statements, &options).await?;
+    let mut shell = Shell::new(open(&args.data).await?, format);
+    for script in scripts {
+        shell.execute_sql(&script).await?;
+    }
     std::io::stdout().flush()?;
+    Ok(())
+}
+
+async fn repl(data: DataArg) -> Result<()> {
+    let interactive = std::io::stdin().is_terminal();
+    let ctx = if interactive {
+        session(data.data.as_deref()).await?
+    } else {
+        open(&data).await?
+    };
+    let mut shell = Shell::new(ctx, PrintFormat::Table);
+    if !interactive {
+        shell.run_script(std::io::stdin().lock()).await?;
+        std::io::stdout().flush()?;
+        return Ok(());
+    }
+    let source = match &data.data {
+        Some(dir) => {
+            let state = shell.context().state();
+            let options = &state.config_options().catalog;
+            let mut tables = state
+                .catalog_list()
+                .catalog(&options.default_catalog)
+                .and_then(|c| c.schema(&options.default_schema))
+                .map(|s| s.table_names())
+                .unwrap_or_default();
+            tables.sort();
+            format!("{} ({})", dir.display(), tables.join(", "))
+        }
+        None => format!(
+            "the built-in demo data ({} to {}, New York business hours)",
+            demo::FIRST_DAY,
+            demo::LAST_DAY
+        ),
+    };
+    println!(
+        "agent-refusal {} - SQL shell over {source}.",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!(
+        "Try: SELECT * FROM agent_refusal('2026-03-09', '2026-03-13', '00:00', '23:59', 'America/New_York') LIMIT 5;"
+    );
+    println!("\\d lists tables, \\? shows help, \\q quits.");
+    shell.repl().await?;
     Ok(())
 }
 
 /// Prints one line naming the error and returns the failure exit code.
 fn fail(e: &anyhow::Error) -> ExitCode {
     let message = match e.downcast_ref::<DataFusionError>() {
-        Some(df) => describe(df),
+        Some(df) => shell::error_line(df),
         None => format!("{e:#}"),
     };
     eprintln!(
@@ -316,17 +368,6 @@ fn fail(e: &anyhow::Error) -> ExitCode {
         message.lines().next().unwrap_or_default()
     );
     ExitCode::FAILURE
-}
-
-/// The message of a DataFusion error without its category prefix and context wrappers.
-fn describe(e: &DataFusionError) -> String {
-    match e.find_root() {
-        DataFusionError::Plan(m) | DataFusionError::Execution(m) | DataFusionError::Configuration(m) => {
-            m.clone()
-        }
-        DataFusionError::SQL(e, _) => format!("SQL error: {e}"),
-        other => other.strip_backtrace(),
-    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
