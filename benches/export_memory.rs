@@ -6,37 +6,21 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+
+#[allow(dead_code)]
+mod util;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agent-refusal");
 
-/// Runs the binary with `args`; returns (seconds, peak resident set in MiB).
 fn measure(args: &[&str]) -> (f64, f64) {
-    let start = Instant::now();
-    let child = Command::new(BIN)
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the binary runs");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for the child we spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child, not yet waited for; status and usage are valid pointers.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{args:?} failed"
-    );
-    std::mem::forget(child);
-    (start.elapsed().as_secs_f64(), usage.ru_maxrss as f64 / 1024.0)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    let run = util::measure(cmd);
+    (run.secs, run.peak_mib)
 }
 
 fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` runs this with nothing to do.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !util::benchmarking() {
         return;
     }
     let scale = std::env::var("EXPORT_BENCH_SCALE").unwrap_or_else(|_| "500".into());
