@@ -536,3 +536,21 @@ fn sql_prints_every_format() {
     }
     golden("sql_formats.out", &all);
 }
+
+#[test]
+fn usage_errors_are_one_line() {
+    let o = run(&[
+        "report",
+        "--format",
+        "pdf",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-01",
+    ]);
+    assert_one_line_error(&o, "invalid value 'pdf' for '--format <FORMAT>'");
+    assert_eq!(o.status.code(), Some(2));
+    assert_one_line_error(&run(&["report"]), "--from <DATE>");
+    let o = run(&["--help"]);
+    assert!(o.status.success() && stdout(&o).contains("report"));
+}

@@ -80,8 +80,8 @@ struct ReportArgs {
     #[arg(long)]
     ignore_dst: bool,
     /// Export format: CXone's csv, tab and xml; xlsx; parquet, json and ndjson (all columns, typed).
-    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
-    format: FormatArg,
+    #[arg(long, default_value = "csv", value_parser = export_format_parser())]
+    format: ExportFormat,
     /// Leave out the header row (csv, tab, xlsx).
     #[arg(long)]
     no_headers: bool,
@@ -93,31 +93,6 @@ struct ReportArgs {
     /// Output file, or - for stdout (the default).
     #[arg(long, short, value_name = "PATH", default_value = "-")]
     output: String,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum FormatArg {
-    Csv,
-    Tab,
-    Xml,
-    Xlsx,
-    Parquet,
-    Json,
-    Ndjson,
-}
-
-impl FormatArg {
-    fn export_format(self) -> ExportFormat {
-        match self {
-            FormatArg::Csv => ExportFormat::Csv,
-            FormatArg::Tab => ExportFormat::Tab,
-            FormatArg::Xml => ExportFormat::Xml,
-            FormatArg::Xlsx => ExportFormat::Xlsx,
-            FormatArg::Parquet => ExportFormat::Parquet,
-            FormatArg::Json => ExportFormat::Json,
-            FormatArg::Ndjson => ExportFormat::NdJson,
-        }
-    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -163,11 +138,21 @@ enum DemoFormatArg {
     Csv,
 }
 
+/// `--format`'s parser: the export formats by name, listed in `--help`.
+fn export_format_parser() -> impl clap::builder::TypedValueParser<Value = ExportFormat> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(ExportFormat::ALL.map(ExportFormat::name))
+        .try_map(|name: String| ExportFormat::parse(&name).map_err(|e| e.to_string()))
+}
+
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return usage_error(e),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(e),
     };
     // The order of -c and -f as given on the command line.
     let sql_order = matches.subcommand_matches("sql").map(|m| {
@@ -233,7 +218,7 @@ async fn report(args: ReportArgs) -> Result<()> {
         },
         _ => bail!("give --from and --to, or --range"),
     };
-    let format = args.format.export_format();
+    let format = args.format;
     let to_stdout = args.output == "-";
     if to_stdout && !format.is_text() {
         bail!("{} is a binary format: give --output FILE", format.name());
@@ -355,6 +340,28 @@ async fn repl(data: DataArg) -> Result<()> {
     println!("\\d lists tables, \\? shows help, \\q quits.");
     shell.repl().await?;
     Ok(())
+}
+
+/// Help and version go to stdout as clap prints them; a usage error becomes one line on stderr.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.to_string();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!("agent-refusal: {line}");
+    ExitCode::from(2)
 }
 
 /// Prints one line naming the error and returns the failure exit code.
