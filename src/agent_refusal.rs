@@ -292,14 +292,23 @@ impl Input {
         }
     }
 
-    /// A text column as Utf8 (integers are accepted too when `integers` is set).
-    fn text(&self, name: &str, integers: bool) -> Result<Expr> {
+    /// A text column as Utf8.
+    fn text(&self, name: &str) -> Result<Expr> {
         let (e, t) = self.column(name)?;
         match t {
             DataType::Utf8 => Ok(e),
             DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => Ok(cast(e, DataType::Utf8)),
-            t if integers && t.is_integer() => Ok(cast(e, DataType::Utf8)),
-            t => self.unusable(name, &t, if integers { "text or an integer" } else { "text" }),
+            t => self.unusable(name, &t, "text"),
+        }
+    }
+
+    /// The raw `reason` column (any string type, or integers), as `refusal_reason` takes it.
+    fn reason(&self) -> Result<Expr> {
+        let (e, t) = self.column("reason")?;
+        match t {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(e),
+            t if t.is_integer() || t.is_null() => Ok(e),
+            t => self.unusable("reason", &t, "text or an integer"),
         }
     }
 
@@ -397,7 +406,7 @@ pub fn report_plan(
             refusals.id("contact_id")?.alias("contact_id"),
             refusals.id("agent_id")?.alias("agent_id"),
             refusals.id("station_id")?.alias("station_id"),
-            refusals.text("reason", true)?.alias("reason"),
+            refusals.reason()?.alias("reason"),
             refuse_time.alias("refuse_time"),
         ])?
         .alias("r")?
@@ -427,8 +436,8 @@ pub fn report_plan(
         .build()?;
 
     // The refusing agent's full name; a duplicated agent takes the smallest name.
-    let first = nullif(agents.text("first_name", false)?, lit(""));
-    let last = nullif(agents.text("last_name", false)?, lit(""));
+    let first = nullif(agents.text("first_name")?, lit(""));
+    let last = nullif(agents.text("last_name")?, lit(""));
     let a = agents
         .scan()?
         .project(vec![

@@ -82,6 +82,10 @@ fn key(raw: &str, out: &mut String) {
 
 /// Finds the canonical reason a raw value stands for, using a caller-provided scratch buffer.
 pub(crate) fn lookup_with(raw: &str, scratch: &mut String) -> Option<&'static Reason> {
+    // most values are already canonical
+    if let Some(r) = REASONS.iter().find(|r| r.label == raw) {
+        return Some(r);
+    }
     key(raw, scratch);
     REASONS.iter().find(|r| {
         let mut chars = scratch.chars();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -46,24 +46,24 @@ pub(crate) fn check_reason_type(name: &str, t: &DataType) -> Result<()> {
 pub(crate) fn map_reasons(
     name: &str,
     args: ScalarFunctionArgs,
-    f: impl Fn(&str, &mut String) -> Option<String>,
+    f: impl for<'a> Fn(&'a str, &mut String) -> Option<&'a str>,
 ) -> Result<ColumnarValue> {
     let [arg] = args.args.as_slice() else {
         return exec_err!("{name} takes exactly one argument");
     };
     let is_scalar = matches!(arg, ColumnarValue::Scalar(_));
     let array = arg.to_array(1)?;
-    let strings: ArrayRef = cast(&array, &DataType::Utf8)?;
-    let strings = strings
-        .as_any()
-        .downcast_ref::<arrow::array::StringArray>()
-        .ok_or_else(|| {
-            datafusion::error::DataFusionError::Internal(format!("{name}: cast to Utf8 failed"))
-        })?;
-    let mut out = StringBuilder::with_capacity(strings.len(), strings.value_data().len());
     let mut scratch = String::new();
-    for v in strings.iter() {
-        out.append_option(v.and_then(|v| f(v, &mut scratch)));
+    let mut out = StringBuilder::with_capacity(array.len(), 8 * array.len());
+    let mut append = |v: Option<&str>| out.append_option(v.and_then(|v| f(v, &mut scratch)));
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().iter().for_each(&mut append),
+        DataType::LargeUtf8 => array.as_string::<i64>().iter().for_each(&mut append),
+        DataType::Utf8View => array.as_string_view().iter().for_each(&mut append),
+        _ => cast(&array, &DataType::Utf8)?
+            .as_string::<i32>()
+            .iter()
+            .for_each(&mut append),
     }
     let result: ArrayRef = Arc::new(out.finish());
     if is_scalar {
@@ -89,10 +89,7 @@ impl ScalarUDFImpl for RefusalReason {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         map_reasons(self.name(), args, |raw, scratch| {
-            Some(match reasons::lookup_with(raw, scratch) {
-                Some(r) => r.label.to_string(),
-                None => raw.to_string(),
-            })
+            Some(reasons::lookup_with(raw, scratch).map_or(raw, |r| r.label))
         })
     }
 }

@@ -45,7 +45,7 @@ impl ScalarUDFImpl for RefusalReasonText {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         map_reasons(self.name(), args, |raw, scratch| {
-            reasons::lookup_with(raw, scratch).map(|r| r.description.to_string())
+            reasons::lookup_with(raw, scratch).map(|r| r.description)
         })
     }
 }

@@ -25,6 +25,9 @@ fn csv_of(sql: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Each step waits for output that only the shell prints (never the echo of what was typed), then
+/// for the prompt after it: rustyline redraws the prompt as keys are echoed, so waiting for the
+/// prompt alone could run ahead of the shell.
 #[test]
 fn a_session_at_the_terminal() {
     let home = tempfile::tempdir().unwrap();
@@ -74,23 +77,23 @@ fn a_session_at_the_terminal() {
     p.exp_string("agent-refusal> ").unwrap();
 
     // settings change later reports
-    p.send_line("SET agent_refusal.time_zone = 'America/Denver';")
-        .unwrap();
-    p.exp_string("agent-refusal> ").unwrap();
     p.send_line(
-        "SELECT arrow_typeof(refuse_time) AS t FROM agent_refusal('2026-03-09', '2026-03-09') LIMIT 1;",
+        "SET agent_refusal.time_zone = 'America/Denver'; SELECT arrow_typeof(refuse_time) AS t FROM agent_refusal('2026-03-09', '2026-03-09') LIMIT 1;",
     )
     .unwrap();
-    p.exp_string("America/Denver").unwrap();
+    p.exp_string("\"America/Denver\")").unwrap();
     p.exp_string("agent-refusal> ").unwrap();
 
     // \timing shows elapsed time
     p.send_line("\\timing").unwrap();
     p.exp_string("Timing is on.").unwrap();
+    p.exp_string("agent-refusal> ").unwrap();
     p.send_line("SELECT 1 AS one;").unwrap();
     p.exp_regex(r"Elapsed \d+\.\d+ seconds").unwrap();
+    p.exp_string("agent-refusal> ").unwrap();
     p.send_line("\\timing off").unwrap();
     p.exp_string("Timing is off.").unwrap();
+    p.exp_string("agent-refusal> ").unwrap();
 
     // Ctrl-C cancels a long query and keeps the shell
     p.send_line("SELECT count(*) FROM generate_series(1, 100000000000) AS t(v) WHERE v % 7 = 3;")
