@@ -43,7 +43,13 @@ struct DataArg {
     /// (default: the built-in demo data).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Memory for queries (such as 2G or 512M); sorts and aggregates past it spill to disk.
+    #[arg(long, value_name = "SIZE", default_value = DEFAULT_MEMORY_LIMIT)]
+    memory_limit: String,
 }
+
+/// The default `--memory-limit`.
+const DEFAULT_MEMORY_LIMIT: &str = "4G";
 
 #[derive(clap::Args, Debug)]
 struct ReportArgs {
@@ -195,8 +201,9 @@ async fn run(cli: Cli, sql_order: Vec<bool>) -> Result<()> {
     }
 }
 
+/// The session over `--data` (or the demo data, said on stderr) with `--memory-limit` applied.
 async fn open(data: &DataArg) -> Result<datafusion::prelude::SessionContext> {
-    let ctx = session(data.data.as_deref()).await?;
+    let ctx = quiet_open(data).await?;
     if data.data.is_none() {
         eprintln!(
             "agent-refusal: no --data given, using the built-in demo data ({} to {}, New York business hours)",
@@ -204,6 +211,15 @@ async fn open(data: &DataArg) -> Result<datafusion::prelude::SessionContext> {
             demo::LAST_DAY
         );
     }
+    Ok(ctx)
+}
+
+/// [`open`] without the note on stderr.
+async fn quiet_open(data: &DataArg) -> Result<datafusion::prelude::SessionContext> {
+    let ctx = session(data.data.as_deref()).await?;
+    ctx.sql(&format!("SET datafusion.runtime.memory_limit = {}", quote(&data.memory_limit)))
+        .await
+        .with_context(|| format!("invalid --memory-limit '{}': use a size such as 2G or 512M", data.memory_limit))?;
     Ok(ctx)
 }
 
@@ -367,8 +383,8 @@ fn usage_error(e: clap::Error) -> ExitCode {
 /// Prints one line naming the error and returns the failure exit code.
 fn fail(e: &anyhow::Error) -> ExitCode {
     let message = match e.downcast_ref::<DataFusionError>() {
-        Some(df) => shell::error_line(df),
-        None => format!("{e:#}"),
+        Some(df) if e.chain().count() == 1 => shell::error_line(df),
+        _ => format!("{e:#}"),
     };
     eprintln!(
         "agent-refusal: error: {}",
