@@ -84,9 +84,16 @@ pub fn register(ctx: &SessionContext) -> Result<()> {
 }
 
 /// A new session with everything registered over `data` (see [`data::register_data_dir`]), or over
-/// the built-in demo data set when `data` is `None`.
+/// the built-in demo data set when `data` is `None`: the session of the `agent-refusal` CLI.
+///
+/// It is tuned for the report (measured with `benches/scale.rs`): batches of 32,768 rows, and
+/// joins that build one hash table from the smaller side rather than repartitioning both sides
+/// (`datafusion.optimizer.repartition_joins = false`). Both can be changed with `SET`.
 pub async fn session(data: Option<&std::path::Path>) -> Result<SessionContext> {
-    let ctx = SessionContext::new();
+    let config = datafusion::prelude::SessionConfig::new()
+        .with_batch_size(32 * 1024)
+        .with_repartition_joins(false);
+    let ctx = SessionContext::new_with_config(config);
     register(&ctx)?;
     match data {
         Some(dir) => {
