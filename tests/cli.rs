@@ -558,11 +558,24 @@ fn usage_errors_are_one_line() {
 #[test]
 fn memory_limit_is_checked_and_applied() {
     assert_one_line_error(
-        &run(&["report", "--from", "2026-03-09", "--to", "2026-03-09", "--memory-limit", "lots"]),
+        &run(&[
+            "report",
+            "--from",
+            "2026-03-09",
+            "--to",
+            "2026-03-09",
+            "--memory-limit",
+            "lots",
+        ]),
         "invalid --memory-limit 'lots'",
     );
     let o = run(&[
-        "sql", "--memory-limit", "300M", "--format", "csv", "-c",
+        "sql",
+        "--memory-limit",
+        "300M",
+        "--format",
+        "csv",
+        "-c",
         "SELECT value FROM information_schema.df_settings WHERE name = 'datafusion.runtime.memory_limit'",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -217,9 +217,17 @@ async fn open(data: &DataArg) -> Result<datafusion::prelude::SessionContext> {
 /// [`open`] without the note on stderr.
 async fn quiet_open(data: &DataArg) -> Result<datafusion::prelude::SessionContext> {
     let ctx = session(data.data.as_deref()).await?;
-    ctx.sql(&format!("SET datafusion.runtime.memory_limit = {}", quote(&data.memory_limit)))
-        .await
-        .with_context(|| format!("invalid --memory-limit '{}': use a size such as 2G or 512M", data.memory_limit))?;
+    ctx.sql(&format!(
+        "SET datafusion.runtime.memory_limit = {}",
+        quote(&data.memory_limit)
+    ))
+    .await
+    .with_context(|| {
+        format!(
+            "invalid --memory-limit '{}': use a size such as 2G or 512M",
+            data.memory_limit
+        )
+    })?;
     Ok(ctx)
 }
 

@@ -13,7 +13,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use chrono::{Datelike, NaiveDateTime, Offset, TimeZone, Timelike};
+use chrono::{Datelike, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike};
 use datafusion::common::Result;
 
 /// CXone's header names, in export order.
@@ -241,16 +241,45 @@ pub fn local_times(array: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
     )?;
     let micros = micros.as_primitive::<TimestampMicrosecondType>();
     let tz = tz_name.as_deref().map(Tz::from_str).transpose()?;
+    let mut offsets = OffsetCache::default();
     Ok(micros
         .iter()
         .map(|v| {
             let utc = chrono::DateTime::from_timestamp_micros(v?)?.naive_utc();
             Some(match &tz {
-                Some(tz) => utc + tz.offset_from_utc_datetime(&utc).fix(),
+                Some(tz) => utc + TimeDelta::seconds(offsets.offset(tz, utc)),
                 None => utc,
             })
         })
         .collect())
+}
+
+/// The zone's offset for the hour last looked up: rows come in time order, so most rows reuse it.
+#[derive(Default)]
+struct OffsetCache {
+    /// (hour since the epoch, offset in seconds) when the whole hour has one offset.
+    hour: Option<(i64, i64)>,
+}
+
+impl OffsetCache {
+    fn offset(&mut self, tz: &Tz, utc: NaiveDateTime) -> i64 {
+        let at = |t: NaiveDateTime| i64::from(tz.offset_from_utc_datetime(&t).fix().local_minus_utc());
+        let hour = utc.and_utc().timestamp().div_euclid(3600);
+        match self.hour {
+            Some((h, offset)) if h == hour => offset,
+            _ => {
+                // Cache the hour only if it starts and ends on the same offset (no change inside).
+                let start = chrono::DateTime::from_timestamp(hour * 3600, 0).map(|t| t.naive_utc());
+                let end = chrono::DateTime::from_timestamp(hour * 3600 + 3599, 0).map(|t| t.naive_utc());
+                let offset = at(utc);
+                self.hour = match (start, end) {
+                    (Some(s), Some(e)) if at(s) == offset && at(e) == offset => Some((hour, offset)),
+                    _ => None,
+                };
+                offset
+            }
+        }
+    }
 }
 
 /// Writes `t` as CXone's `MM/DD/YYYY HH:MM`.
@@ -296,6 +325,34 @@ pub fn cell_text(cell: Cell<'_>, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_match_the_zone_around_transitions() {
+        use arrow::array::TimestampMicrosecondArray;
+        for zone in [
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Asia/Kathmandu",
+            "+05:30",
+        ] {
+            let tz = Tz::from_str(zone).unwrap();
+            // every 7 minutes and 13 seconds through 2026, in time order
+            let micros: Vec<i64> = (0..73_000)
+                .map(|i| 1_767_225_600_000_000 + i * 433_000_000)
+                .collect();
+            let array: ArrayRef =
+                std::sync::Arc::new(TimestampMicrosecondArray::from(micros.clone()).with_timezone(zone));
+            let got = local_times(&array).unwrap();
+            for (v, local) in micros.iter().zip(got) {
+                let utc = chrono::DateTime::from_timestamp_micros(*v).unwrap().naive_utc();
+                assert_eq!(
+                    local,
+                    Some(utc + tz.offset_from_utc_datetime(&utc).fix()),
+                    "{zone} at {utc}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn formats_cxone_time() {

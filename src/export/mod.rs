@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use chrono::NaiveDate;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::{Result, exec_datafusion_err, plan_err};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::DataFrame;
@@ -159,6 +160,10 @@ impl<W: Write + Send> Writer<W> {
 }
 
 /// Drives `stream` into `writer`, with an optional progress line; returns the rows written.
+///
+/// The stream is polled on a task of its own and handed over through a small channel, so that
+/// producing batches (the query's last operators) and formatting them (the writer) run on two
+/// cores at once; at most a few batches are in flight. Dropping the future stops the task.
 async fn drive<W: Write + Send>(
     mut stream: SendableRecordBatchStream,
     mut writer: Writer<W>,
@@ -175,8 +180,17 @@ async fn drive<W: Write + Send>(
     } else {
         ProgressBar::hidden()
     };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+    let _producer = SpawnedTask::spawn(async move {
+        while let Some(batch) = stream.next().await {
+            let failed = batch.is_err();
+            if tx.send(batch).await.is_err() || failed {
+                break;
+            }
+        }
+    });
     let mut rows = 0u64;
-    while let Some(batch) = stream.next().await {
+    while let Some(batch) = rx.recv().await {
         let batch = batch?;
         writer.write(&batch)?;
         rows += batch.num_rows() as u64;
