@@ -581,3 +581,19 @@ fn memory_limit_is_checked_and_applied() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "value\n300M\n");
 }
+
+#[test]
+fn copy_to_from_the_cli_takes_options() {
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("report.txt");
+    let sql = format!(
+        "SET agent_refusal.time_zone = 'America/New_York'; COPY (SELECT * FROM agent_refusal('2026-03-08', '2026-03-08')) TO '{}' STORED AS CXONE_TAB OPTIONS ('headers' 'false');",
+        target.display()
+    );
+    let o = run(&["sql", "--data", &golden_data(), "-c", &sql]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "100\t2\tAna Smith, Jr.\t5001\tNoAnswer\t03/08/2026 01:59\r\n101\t2\tZoë Müller\t\tBusy\t03/08/2026 03:30\r\n"
+    );
+}

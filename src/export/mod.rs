@@ -172,7 +172,7 @@ async fn drive<W: Write + Send>(
     let bar = if progress {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         if let Ok(style) =
-            ProgressStyle::with_template("{spinner} {human_pos} rows written ({per_sec}, {elapsed})")
+            ProgressStyle::with_template("{spinner} {human_pos} rows written ({msg}, {elapsed})")
         {
             bar.set_style(style);
         }
@@ -190,11 +190,14 @@ async fn drive<W: Write + Send>(
         }
     });
     let mut rows = 0u64;
+    let started = std::time::Instant::now();
     while let Some(batch) = rx.recv().await {
         let batch = batch?;
         writer.write(&batch)?;
         rows += batch.num_rows() as u64;
         bar.set_position(rows);
+        let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{} rows/s", indicatif::HumanCount(rate as u64)));
     }
     writer.finish()?;
     bar.finish_and_clear();
