@@ -43,14 +43,9 @@ fn csv_data() -> tempfile::TempDir {
     dir
 }
 
-const GOLDEN: &str = "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time\r\n\
-100,2,\"Ana Smith, Jr.\",5001,NoAnswer,03/08/2026 01:59\r\n\
-101,2,\"Zoë \"\"Z\"\" Müller\",,Busy,03/08/2026 03:30\r\n";
-
-#[test]
-fn report_on_csv_files_to_stdout() {
-    let data = csv_data();
-    let o = run(&[
+/// `report` of 2026-03-08 in New York over the tables in `data`, with `extra` arguments.
+fn report_march_8(data: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
         "report",
         "--from",
         "2026-03-08",
@@ -59,8 +54,20 @@ fn report_on_csv_files_to_stdout() {
         "--time-zone",
         "America/New_York",
         "--data",
-        data.path().to_str().unwrap(),
-    ]);
+        data.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    run(&args)
+}
+
+const GOLDEN: &str = "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time\r\n\
+100,2,\"Ana Smith, Jr.\",5001,NoAnswer,03/08/2026 01:59\r\n\
+101,2,\"Zoë \"\"Z\"\" Müller\",,Busy,03/08/2026 03:30\r\n";
+
+#[test]
+fn report_on_csv_files_to_stdout() {
+    let data = csv_data();
+    let o = report_march_8(data.path(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), GOLDEN);
     assert!(!stderr(&o).contains("demo"), "{}", stderr(&o));
@@ -208,17 +215,7 @@ fn folders_of_files_are_tables() {
     let folder = data.path().join("refusals");
     std::fs::create_dir(&folder).unwrap();
     std::fs::rename(data.path().join("refusals.csv"), folder.join("part-1.csv")).unwrap();
-    let o = run(&[
-        "report",
-        "--from",
-        "2026-03-08",
-        "--to",
-        "2026-03-08",
-        "--time-zone",
-        "America/New_York",
-        "--data",
-        data.path().to_str().unwrap(),
-    ]);
+    let o = report_march_8(data.path(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), GOLDEN);
 }
@@ -392,32 +389,19 @@ fn sql_runs_commands_and_files_in_order_and_stops_at_the_first_error() {
 #[test]
 fn every_format_from_the_cli() {
     let data = csv_data();
-    let d = data.path().to_str().unwrap();
-    let base = [
-        "report",
-        "--from",
-        "2026-03-08",
-        "--to",
-        "2026-03-08",
-        "--time-zone",
-        "America/New_York",
-        "--data",
-        d,
-    ];
     let outputs = tempfile::tempdir().unwrap();
     for format in ["csv", "tab", "xml", "xlsx", "parquet", "json", "ndjson"] {
         let out = outputs.path().join(format!("out.{format}"));
-        let mut args = base.to_vec();
-        args.extend(["--format", format, "--output", out.to_str().unwrap()]);
-        let o = run(&args);
+        let o = report_march_8(
+            data.path(),
+            &["--format", format, "--output", out.to_str().unwrap()],
+        );
         assert!(o.status.success(), "{format}: {}", stderr(&o));
         assert!(stderr(&o).contains("wrote 2 rows"), "{format}: {}", stderr(&o));
         assert!(std::fs::metadata(&out).unwrap().len() > 0, "{format}");
     }
     // text formats go to stdout too
-    let mut args = base.to_vec();
-    args.extend(["--format", "xml"]);
-    let o = run(&args);
+    let o = report_march_8(data.path(), &["--format", "xml"]);
     assert!(o.status.success());
     assert!(
         stdout(&o).starts_with(
@@ -426,13 +410,15 @@ fn every_format_from_the_cli() {
         "{}",
         stdout(&o)
     );
-    let mut args = base.to_vec();
-    args.extend(["--format", "ndjson"]);
-    assert_eq!(stdout(&run(&args)).lines().count(), 2);
+    assert_eq!(
+        stdout(&report_march_8(data.path(), &["--format", "ndjson"]))
+            .lines()
+            .count(),
+        2
+    );
     // binary formats need a file
-    let mut args = base.to_vec();
-    args.extend(["--format", "xlsx"]);
-    assert_one_line_error(&run(&args), "xlsx is a binary format: give --output FILE");
+    let o = report_march_8(data.path(), &["--format", "xlsx"]);
+    assert_one_line_error(&o, "xlsx is a binary format: give --output FILE");
 }
 
 #[test]
