@@ -295,27 +295,10 @@ fn bad_inputs_fail_with_one_line_and_leave_no_file() {
 fn missing_tables_and_columns_are_named() {
     let data = csv_data();
     std::fs::remove_file(data.path().join("contacts.csv")).unwrap();
-    let d = data.path().to_str().unwrap();
-    let o = run(&[
-        "report",
-        "--data",
-        d,
-        "--from",
-        "2026-03-08",
-        "--to",
-        "2026-03-08",
-    ]);
+    let o = report_march_8(data.path(), &[]);
     assert_one_line_error(&o, "table 'contacts' not found");
     write(data.path(), "contacts.csv", "contact_id,last_agent\n100,2\n");
-    let o = run(&[
-        "report",
-        "--data",
-        d,
-        "--from",
-        "2026-03-08",
-        "--to",
-        "2026-03-08",
-    ]);
+    let o = report_march_8(data.path(), &[]);
     assert_one_line_error(&o, "table 'contacts' has no column 'agent_id'");
     let o = run(&[
         "report",
