@@ -7,7 +7,9 @@
 //! SCALE_DATA=DATA_DIR DUCKDB_PYTHON=/path/to/venv/bin/python cargo bench --bench scale
 //! ```
 //!
-//! `SCALE_RUNS` (default 3) runs are made of each; the median is reported. Without
+//! `SCALE_RUNS` (default 3) runs are made of each, interleaved; the median time and the largest
+//! peak are reported. Ours runs twice: with `--order refusals=refuse_time` (the layout
+//! `gen_scale.py` writes; `SCALE_ORDER` changes it) and without any declared order. Without
 //! `DUCKDB_PYTHON`, only this project's side is measured.
 
 use std::io::BufRead;
@@ -44,13 +46,17 @@ fn main() {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/duckdb_report.py"));
     let out = tempfile::tempdir().unwrap();
 
+    // The layout gen_scale.py writes (each refusals file sorted by time), declared with --order.
+    let order = std::env::var("SCALE_ORDER").unwrap_or_else(|_| "refusals=refuse_time".to_string());
     println!(
-        "| window | rows | agent-refusal (s) | DuckDB (s) | ratio | agent-refusal peak (MiB) | DuckDB peak (MiB) | identical CSV |"
+        "| window | rows | ours (s) | ours without --order (s) | DuckDB (s) | ratio | ratio without --order | ours peak (MiB) | without --order peak (MiB) | DuckDB peak (MiB) | identical CSV |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, from, to) in WINDOWS {
         let ours_csv = out.path().join(format!("ours_{name}.csv"));
-        let ours = util::median(runs, || {
+        let plain_csv = out.path().join(format!("plain_{name}.csv"));
+        let duck_csv = out.path().join(format!("duckdb_{name}.csv"));
+        let report = |csv: &Path, order: &str| {
             let mut cmd = Command::new(BIN);
             cmd.args([
                 "report",
@@ -64,32 +70,40 @@ fn main() {
             ])
             .arg(&data)
             .arg("--output")
-            .arg(&ours_csv);
-            cmd
-        });
-        let rows = count_lines(&ours_csv) - 1;
-        let (duck, identical) = match &duckdb {
-            Some(python) => {
-                let duck_csv = out.path().join(format!("duckdb_{name}.csv"));
-                let run = util::median(runs, || {
-                    let mut cmd = Command::new(python);
-                    cmd.arg(&script)
-                        .arg(&data)
-                        .args(["--from", from, "--to", to, "--time-zone", ZONE, "--output"])
-                        .arg(&duck_csv);
-                    cmd
-                });
-                (Some(run), Some(same_lines(&ours_csv, &duck_csv)))
+            .arg(csv);
+            if !order.is_empty() {
+                cmd.args(["--order", order]);
             }
-            None => (None, None),
+            cmd
         };
+        // Interleaved, so that a noisy moment of the shared machine hits all three alike.
+        let (mut ours, mut plain, mut duck) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            ours.push(util::measure(report(&ours_csv, &order)));
+            plain.push(util::measure(report(&plain_csv, "")));
+            if let Some(python) = &duckdb {
+                let mut cmd = Command::new(python);
+                cmd.arg(&script)
+                    .arg(&data)
+                    .args(["--from", from, "--to", to, "--time-zone", ZONE, "--output"])
+                    .arg(&duck_csv);
+                duck.push(util::measure(cmd));
+            }
+        }
+        let (ours, plain) = (util::summary(&ours), util::summary(&plain));
+        let duck = (!duck.is_empty()).then(|| util::summary(&duck));
+        let rows = count_lines(&ours_csv) - 1;
+        let identical = duck.map(|_| same_lines(&ours_csv, &duck_csv) && same_lines(&plain_csv, &duck_csv));
         let fmt = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
         println!(
-            "| {name} | {rows} | {:.2} | {} | {} | {:.0} | {} | {} |",
+            "| {name} | {rows} | {:.2} | {:.2} | {} | {} | {} | {:.0} | {:.0} | {} | {} |",
             ours.secs,
+            plain.secs,
             fmt(duck.map(|d| d.secs), 2),
             fmt(duck.map(|d| ours.secs / d.secs), 2),
+            fmt(duck.map(|d| plain.secs / d.secs), 2),
             ours.peak_mib,
+            plain.peak_mib,
             fmt(duck.map(|d| d.peak_mib), 0),
             identical.map_or("-".to_string(), |i| i.to_string()),
         );

@@ -260,12 +260,7 @@ impl Input {
                         return plan_err!(
                             "agent_refusal: table '{}' has no column '{name}' (it has: {})",
                             self.name,
-                            schema
-                                .fields()
-                                .iter()
-                                .map(|f| f.name().as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            crate::column_names(&schema)
                         );
                     }
                 }
@@ -413,19 +408,22 @@ pub fn report_plan(
         .build()?;
 
     // The last handling agent of each refused contact; a duplicated contact takes its smallest agent.
+    // The refused ids are the build side of the semi-join and contacts stream past them.
     let refused_ids = LogicalPlanBuilder::from(r.clone())
         .project(vec![col("r.contact_id").alias("refused_id")])?
         .build()?;
-    let c = contacts
+    let contact_rows = contacts
         .scan()?
         .project(vec![
             contacts.id("contact_id")?.alias("contact_id"),
             contacts.id("agent_id")?.alias("last_agent"),
         ])?
+        .build()?;
+    let c = LogicalPlanBuilder::from(refused_ids)
         .join(
-            refused_ids,
-            JoinType::LeftSemi,
-            (vec!["contact_id"], vec!["refused_id"]),
+            contact_rows,
+            JoinType::RightSemi,
+            (vec!["refused_id"], vec!["contact_id"]),
             None,
         )?
         .aggregate(
@@ -451,22 +449,27 @@ pub fn report_plan(
         .alias("a")?
         .build()?;
 
-    LogicalPlanBuilder::from(r)
+    // The small lookups are the build sides (left) and the refusals stream through as the probe
+    // side (right), so every join keeps the refusals' order: when the refusals are known to be
+    // sorted by time, the final sort only orders the ties (see `crate::partial_sort`).
+    let with_contact = LogicalPlanBuilder::from(c)
         .join(
-            c,
-            JoinType::Left,
+            r,
+            JoinType::Right,
             (
-                vec![Column::from_qualified_name("r.contact_id")],
                 vec![Column::from_qualified_name("c.contact_id")],
+                vec![Column::from_qualified_name("r.contact_id")],
             ),
             None,
         )?
+        .build()?;
+    LogicalPlanBuilder::from(a)
         .join(
-            a,
-            JoinType::Left,
+            with_contact,
+            JoinType::Right,
             (
-                vec![Column::from_qualified_name("r.agent_id")],
                 vec![Column::from_qualified_name("a.agent_id")],
+                vec![Column::from_qualified_name("r.agent_id")],
             ),
             None,
         )?

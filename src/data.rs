@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use datafusion::common::{Result, plan_datafusion_err, plan_err};
+use datafusion::logical_expr::{SortExpr, col};
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 
 /// A file format that `--data` recognizes by extension.
@@ -41,9 +42,61 @@ impl DataFormat {
     }
 }
 
+/// A declared sort order of a table's files: `TABLE=COLUMN[,COLUMN...]` (`--order`), like SQL's
+/// `CREATE EXTERNAL TABLE ... WITH ORDER (COLUMN ASC, ...)`.
+///
+/// Each file is sorted by the columns, ascending, nulls last (files may overlap one another:
+/// DataFusion merges them). DataFusion trusts the declaration: a wrong one gives a wrongly
+/// ordered report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableOrder {
+    /// The table, as `--data` names it (lower case).
+    pub table: String,
+    /// The columns, most significant first.
+    pub columns: Vec<String>,
+}
+
+impl std::str::FromStr for TableOrder {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let (table, columns) = text
+            .split_once('=')
+            .ok_or_else(|| format!("invalid order '{text}': expected TABLE=COLUMN[,COLUMN...]"))?;
+        let table = table.trim().to_lowercase();
+        let columns: Vec<String> = columns.split(',').map(|c| c.trim().to_string()).collect();
+        if table.is_empty() || columns.iter().any(String::is_empty) {
+            return Err(format!(
+                "invalid order '{text}': expected TABLE=COLUMN[,COLUMN...]"
+            ));
+        }
+        Ok(TableOrder { table, columns })
+    }
+}
+
+impl TableOrder {
+    fn sort_exprs(&self) -> Vec<Vec<SortExpr>> {
+        vec![
+            self.columns
+                .iter()
+                .map(|c| col(datafusion::common::Column::new_unqualified(c)).sort(true, false))
+                .collect(),
+        ]
+    }
+}
+
 /// Registers every `NAME.csv`, `NAME.parquet`, `NAME.json`, `NAME.ndjson` file of `dir`, and every
 /// folder `NAME/` of such files, as table `NAME`. Returns the registered names, sorted.
 pub async fn register_data_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<String>> {
+    register_data_dir_ordered(ctx, dir, &[]).await
+}
+
+/// [`register_data_dir`], with the declared sort orders of some of the tables.
+pub async fn register_data_dir_ordered(
+    ctx: &SessionContext,
+    dir: &Path,
+    orders: &[TableOrder],
+) -> Result<Vec<String>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| plan_datafusion_err!("cannot read data folder '{}': {e}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -68,8 +121,17 @@ pub async fn register_data_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<S
                 dir.display()
             );
         }
-        register_path(ctx, &name, &path, format).await?;
+        let order = orders.iter().find(|o| o.table == name);
+        register_path_ordered(ctx, &name, &path, format, order).await?;
         names.push(name);
+    }
+    if let Some(o) = orders.iter().find(|o| !names.contains(&o.table)) {
+        return plan_err!(
+            "--order names table '{}', which data folder '{}' does not hold (it has: {})",
+            o.table,
+            dir.display(),
+            names.join(", ")
+        );
     }
     if names.is_empty() {
         return plan_err!(
@@ -117,6 +179,18 @@ fn folder_format(dir: &Path) -> Result<Option<DataFormat>> {
 
 /// Registers one file or folder of `format` as table `name`.
 pub async fn register_path(ctx: &SessionContext, name: &str, path: &Path, format: DataFormat) -> Result<()> {
+    register_path_ordered(ctx, name, path, format, None).await
+}
+
+/// [`register_path`], with the files' declared sort order.
+pub async fn register_path_ordered(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+    format: DataFormat,
+    order: Option<&TableOrder>,
+) -> Result<()> {
+    let sort = order.map(TableOrder::sort_exprs).unwrap_or_default();
     let mut location = path.to_string_lossy().into_owned();
     if path.is_dir() && !location.ends_with('/') {
         location.push('/');
@@ -125,24 +199,38 @@ pub async fn register_path(ctx: &SessionContext, name: &str, path: &Path, format
     let ext = format.extension();
     match format {
         DataFormat::Csv => {
-            ctx.register_csv(table, &location, CsvReadOptions::new().file_extension(ext))
-                .await
+            let options = CsvReadOptions::new().file_extension(ext).file_sort_order(sort);
+            ctx.register_csv(table, &location, options).await
         }
         DataFormat::Parquet => {
             ctx.register_parquet(
                 table,
                 &location,
-                ParquetReadOptions::default().file_extension(ext),
+                ParquetReadOptions::default()
+                    .file_extension(ext)
+                    .file_sort_order(sort),
             )
             .await
         }
         DataFormat::Json | DataFormat::NdJson => {
-            let mut options = JsonReadOptions::default().file_extension(ext);
+            let mut options = JsonReadOptions::default()
+                .file_extension(ext)
+                .file_sort_order(sort);
             options.newline_delimited = format == DataFormat::NdJson || !starts_with_array(path);
             ctx.register_json(table, &location, options).await
         }
     }
-    .map_err(|e| plan_datafusion_err!("cannot read table '{name}' from '{}': {e}", path.display()))
+    .map_err(|e| plan_datafusion_err!("cannot read table '{name}' from '{}': {e}", path.display()))?;
+    if let Some(order) = order {
+        let schema = ctx.table_provider(name).await?.schema();
+        if let Some(missing) = order.columns.iter().find(|c| schema.field_with_name(c).is_err()) {
+            return plan_err!(
+                "--order: table '{name}' has no column '{missing}' (it has: {})",
+                crate::column_names(&schema)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Whether a JSON file (or the first file of a folder) holds a JSON array rather than lines.

@@ -10,7 +10,10 @@
 //! - the scalar functions `refusal_reason(raw)` and `refusal_reason_text(reason)`;
 //! - the `refusal_reasons` table;
 //! - the settings `agent_refusal.time_zone`, `agent_refusal.ignore_dst` and
-//!   `agent_refusal.{refusals,contacts,agents,stations}_table`.
+//!   `agent_refusal.{refusals,contacts,agents,stations}_table`;
+//! - the physical optimizer rule [`partial_sort::PartialSortRule`]: when the refusals are declared
+//!   sorted by `refuse_time` (`WITH ORDER`, Parquet `sorting_columns`, or `--order` in the CLI),
+//!   the report's final sort only orders the rows of each instant.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -41,6 +44,7 @@ pub mod config;
 pub mod data;
 pub mod demo;
 pub mod export;
+pub mod partial_sort;
 pub mod reasons;
 pub mod refusal_reason;
 pub mod refusal_reason_text;
@@ -52,15 +56,18 @@ pub mod zone;
 use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
+
+use crate::partial_sort::PartialSortRule;
 
 pub use crate::agent_refusal::AgentRefusal;
 pub use crate::config::AgentRefusalConfig;
 
 /// Registers the report's table function, scalar functions, `refusal_reasons` table and
 /// `agent_refusal.*` settings and the `COPY ... STORED AS XLSX | XML | CXONE_CSV | CXONE_TAB` formats
-/// on `ctx`, and turns on the information schema so that `SHOW` lists the settings. Calling it
-/// again is harmless.
+/// on `ctx`, adds the [`partial_sort::PartialSortRule`] physical optimizer rule, and turns on the
+/// information schema so that `SHOW` lists the settings. Calling it again is harmless.
 pub fn register(ctx: &SessionContext) -> Result<()> {
     {
         let state = ctx.state_ref();
@@ -72,6 +79,16 @@ pub fn register(ctx: &SessionContext) -> Result<()> {
             options.extensions.insert(AgentRefusalConfig::default());
         }
         export::copy::register_copy_formats(&mut state)?;
+        if !state
+            .physical_optimizers()
+            .iter()
+            .any(|r| r.name() == PartialSortRule::NAME)
+        {
+            let with_rule = SessionStateBuilder::new_from_existing(state.clone())
+                .with_physical_optimizer_rule(Arc::new(PartialSortRule))
+                .build();
+            *state = with_rule;
+        }
     }
     ctx.register_udtf("agent_refusal", Arc::new(AgentRefusal));
     ctx.register_udf(refusal_reason::refusal_reason_udf());
@@ -83,25 +100,61 @@ pub fn register(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
+/// The largest key range (max - min + 1) of a join's build side that the CLI session looks up in an
+/// array rather than a hash table (`datafusion.execution.perfect_hash_join_small_build_threshold`).
+pub const PERFECT_HASH_JOIN_RANGE: usize = 1 << 26;
+
 /// A new session with everything registered over `data` (see [`data::register_data_dir`]), or over
 /// the built-in demo data set when `data` is `None`: the session of the `agent-refusal` CLI.
 ///
-/// It is tuned for the report (measured with `benches/scale.rs`): batches of 32,768 rows, and
-/// joins that build one hash table from the smaller side rather than repartitioning both sides
-/// (`datafusion.optimizer.repartition_joins = false`). Both can be changed with `SET`.
+/// It is tuned for the report (measured with `benches/scale.rs`): batches of 32,768 rows; joins
+/// that build one hash table from the smaller side rather than repartitioning both sides
+/// (`datafusion.optimizer.repartition_joins = false`); and array lookups for joins whose build
+/// keys span fewer than [`PERFECT_HASH_JOIN_RANGE`] values. All can be changed with `SET`.
 pub async fn session(data: Option<&std::path::Path>) -> Result<SessionContext> {
-    let config = datafusion::prelude::SessionConfig::new()
+    session_ordered(data, &[]).await
+}
+
+/// [`session`], with declared sort orders of some of the `data` tables (`--order`). Declaring
+/// `refusals=refuse_time` when the files are sorted by time makes the report's final sort a
+/// partial sort of the ties (see [`partial_sort`]).
+pub async fn session_ordered(
+    data: Option<&std::path::Path>,
+    orders: &[data::TableOrder],
+) -> Result<SessionContext> {
+    let mut config = datafusion::prelude::SessionConfig::new()
         .with_batch_size(32 * 1024)
         .with_repartition_joins(false);
+    // A join on integer keys whose build side spans under 64Mi values (the refused contact ids of
+    // a day or a month) looks keys up in an array (at most 256 MiB) instead of a hash table.
+    config
+        .options_mut()
+        .execution
+        .perfect_hash_join_small_build_threshold = PERFECT_HASH_JOIN_RANGE;
     let ctx = SessionContext::new_with_config(config);
     register(&ctx)?;
     match data {
         Some(dir) => {
-            data::register_data_dir(&ctx, dir).await?;
+            data::register_data_dir_ordered(&ctx, dir, orders).await?;
+        }
+        None if !orders.is_empty() => {
+            return datafusion::common::plan_err!(
+                "--order needs --data: the built-in demo data's order is fixed"
+            );
         }
         None => demo::register_demo(&ctx, 1)?,
     }
     Ok(ctx)
+}
+
+/// A schema's column names, comma-separated, for error messages that list what a table has.
+pub(crate) fn column_names(schema: &arrow::datatypes::Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The date range of a report: a preset, or dates with start and end times.

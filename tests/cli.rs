@@ -106,6 +106,23 @@ fn report_to_a_file_tab_without_headers() {
     assert!(stderr(&o).contains("wrote 2 rows"), "{}", stderr(&o));
 }
 
+/// `report` of 2026-03-02 to 2026-03-13 in New York over the tables in `data`, with `extra` arguments.
+fn report_two_weeks(data: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "report",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-13",
+        "--time-zone",
+        "America/New_York",
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    run(&args)
+}
+
 #[test]
 fn report_on_parquet_demo_data_matches_sql() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,19 +133,7 @@ fn report_on_parquet_demo_data_matches_sql() {
         assert!(data.join(format!("{t}.parquet")).exists(), "{t}");
     }
     let out = dir.path().join("report.csv");
-    let o = run(&[
-        "report",
-        "--from",
-        "2026-03-02",
-        "--to",
-        "2026-03-13",
-        "--time-zone",
-        "America/New_York",
-        "--data",
-        data.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = report_two_weeks(&data, &["--output", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = text.split_terminator("\r\n").collect();
@@ -565,4 +570,41 @@ fn copy_to_from_the_cli_takes_options() {
         std::fs::read_to_string(&target).unwrap(),
         "100\t2\tAna Smith, Jr.\t5001\tNoAnswer\t03/08/2026 01:59\r\n101\t2\tZoë Müller\t\tBusy\t03/08/2026 03:30\r\n"
     );
+}
+
+#[test]
+fn declared_order_gives_the_same_report_and_bad_declarations_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let o = run(&["demo-data", "--output", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = |extra: &[&str]| report_two_weeks(&data, extra);
+    let plain = report(&[]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    let ordered = report(&["--order", "refusals=refuse_time"]);
+    assert!(ordered.status.success(), "{}", stderr(&ordered));
+    assert!(stdout(&plain).lines().count() > 1000);
+    assert_eq!(stdout(&plain), stdout(&ordered));
+
+    let o = report(&["--order", "refusals=refused_at"]);
+    assert_one_line_error(&o, "--order: table 'refusals' has no column 'refused_at'");
+    let o = report(&["--order", "calls=refuse_time"]);
+    assert_one_line_error(&o, "--order names table 'calls', which data folder");
+    let o = report(&["--order", "refusals"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid order 'refusals': expected TABLE=COLUMN[,COLUMN...]"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "report",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-02",
+        "--order",
+        "refusals=refuse_time",
+    ]);
+    assert_one_line_error(&o, "--order needs --data");
 }

@@ -8,13 +8,9 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
-/// Writes `refusals.parquet` with three days of events, one row group a day, plus dimensions.
-async fn parquet_session() -> (SessionContext, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let n = 300i64;
-    let day = 86_400_000_000i64;
-    let start = 1_772_409_600_000_000i64; // 2026-03-02T00:00:00Z
-    let schema = Arc::new(Schema::new(vec![
+/// The refusals columns the report reads, as the test files store them.
+fn refusal_fields() -> Vec<Field> {
+    vec![
         Field::new("contact_id", DataType::Int64, false),
         Field::new("agent_id", DataType::Int64, false),
         Field::new("station_id", DataType::Int64, true),
@@ -24,8 +20,18 @@ async fn parquet_session() -> (SessionContext, tempfile::TempDir) {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             false,
         ),
-        Field::new("notes", DataType::Utf8, true),
-    ]));
+    ]
+}
+
+/// Writes `refusals.parquet` with three days of events, one row group a day, plus dimensions.
+async fn parquet_session() -> (SessionContext, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 300i64;
+    let day = 86_400_000_000i64;
+    let start = 1_772_409_600_000_000i64; // 2026-03-02T00:00:00Z
+    let mut fields = refusal_fields();
+    fields.push(Field::new("notes", DataType::Utf8, true));
+    let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),
         vec![
@@ -177,4 +183,79 @@ async fn output_types_are_exact() {
     for b in batches {
         assert_eq!(b.schema().field(5).data_type(), &want[5].1);
     }
+}
+
+/// Refusals sorted by time, with ties (ten events an instant, contact ids descending within one),
+/// registered with the order declared and without; the report must be the same.
+#[tokio::test]
+async fn declared_order_makes_the_final_sort_partial_with_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 1000i64;
+    let start = 1_772_409_600_000_000i64; // 2026-03-02T00:00:00Z
+    let schema = Arc::new(Schema::new(refusal_fields()));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| 1000 - i % 10))),
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| 9 - i % 3))),
+            Arc::new(Int64Array::from_iter(
+                (0..n).map(|i| (i % 5 != 0).then_some(5000 + i % 3)),
+            )),
+            Arc::new(StringArray::from_iter_values((0..n).map(|_| "Busy"))),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values((0..n).map(|i| start + (i / 10) * 60_000_000))
+                    .with_timezone("UTC"),
+            ),
+        ],
+    )
+    .unwrap();
+    for part in 0..2 {
+        let file = std::fs::File::create(dir.path().join(format!("{part}.parquet"))).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, Arc::clone(&schema), None).unwrap();
+        w.write(&batch.slice((part * n / 2) as usize, (n / 2) as usize))
+            .unwrap();
+        w.close().unwrap();
+    }
+    let location = format!("{}/", dir.path().display());
+    let mut results = Vec::new();
+    for declared in [false, true] {
+        let ctx = SessionContext::new();
+        agent_refusal::register(&ctx).unwrap();
+        let order = if declared {
+            vec![vec![datafusion::prelude::col("refuse_time").sort(true, false)]]
+        } else {
+            vec![]
+        };
+        let options = ParquetReadOptions::default().file_sort_order(order);
+        ctx.register_parquet("refusals", &location, options)
+            .await
+            .unwrap();
+        ctx.sql("CREATE TABLE contacts (contact_id BIGINT, agent_id BIGINT) AS VALUES (995, 2)")
+            .await
+            .unwrap();
+        ctx.sql("CREATE TABLE agents (agent_id BIGINT, first_name VARCHAR, last_name VARCHAR) AS VALUES (8, 'Ana', 'Smith')")
+            .await
+            .unwrap();
+        let plan = ctx
+            .sql("SELECT * FROM agent_refusal('2026-03-02', '2026-03-02')")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let shown = displayable(plan.as_ref()).indent(true).to_string();
+        assert_eq!(shown.contains("PartialSortExec"), declared, "{shown}");
+        let full_sort = shown.lines().any(|l| l.trim_start().starts_with("SortExec:"));
+        assert_eq!(full_sort, !declared, "{shown}");
+        let batches = collect(plan, ctx.task_ctx()).await.unwrap();
+        results.push(
+            arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(results[0], results[1]);
+    let first_rows: Vec<&str> = results[0].lines().skip(3).take(3).collect();
+    assert!(first_rows[0].starts_with("| 991 "), "{}", results[0]);
+    assert!(first_rows[1].starts_with("| 992 "), "{}", results[0]);
 }

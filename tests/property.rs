@@ -8,7 +8,8 @@ use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit, TimestampMi
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone};
 use chrono_tz::{OffsetComponents, Tz};
 use datafusion::catalog::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::physical_plan::{collect, displayable};
+use datafusion::prelude::{SessionContext, col};
 use proptest::prelude::*;
 
 const ZONES: [&str; 6] = [
@@ -221,7 +222,9 @@ fn table(columns: Vec<(&str, Arc<dyn Array>)>) -> Arc<MemTable> {
     Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap())
 }
 
-fn run(c: &Case) -> Result<(), TestCaseError> {
+/// With `sorted`, the refusals are stored sorted by time (every two events share an instant, so
+/// there are ties to order) and declared so: the report's final sort becomes a partial sort.
+fn run(c: &Case, sorted: bool) -> Result<(), TestCaseError> {
     let first_day: NaiveDate = DAYS[c.day].parse().unwrap();
     let last_day = first_day + chrono::Days::new(c.span_days);
     let start_time = NaiveTime::from_hms_opt(c.start.0, c.start.1, c.start.2).unwrap();
@@ -252,34 +255,50 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
         }
     }
 
+    let mut c = c.clone();
+    if sorted {
+        for i in 0..instants.len() {
+            instants[i] = instants[i / 2 * 2];
+        }
+        let mut order: Vec<usize> = (0..instants.len()).collect();
+        order.sort_by_key(|&i| instants[i]);
+        c.events = order.iter().map(|&i| c.events[i]).collect();
+        instants = order.iter().map(|&i| instants[i]).collect();
+    }
+    let c = &c;
+
     let ctx = SessionContext::new();
     agent_refusal::register(&ctx).unwrap();
     let ts = TimestampMicrosecondArray::from(instants.clone()).with_timezone("UTC");
-    ctx.register_table(
-        "refusals",
-        table(vec![
-            (
-                "contact_id",
-                Arc::new(Int64Array::from_iter_values(c.events.iter().map(|e| e.0))),
-            ),
-            (
-                "agent_id",
-                Arc::new(Int64Array::from_iter_values(c.events.iter().map(|e| e.1))),
-            ),
-            (
-                "station_id",
-                Arc::new(Int64Array::from_iter(c.events.iter().map(|e| e.2))),
-            ),
-            (
-                "reason",
-                Arc::new(StringArray::from_iter(
-                    c.events.iter().map(|e| e.3.map(|i| RAW_REASONS[i])),
-                )),
-            ),
-            ("refuse_time", Arc::new(ts)),
-        ]),
-    )
-    .unwrap();
+    let refusals = table(vec![
+        (
+            "contact_id",
+            Arc::new(Int64Array::from_iter_values(c.events.iter().map(|e| e.0))),
+        ),
+        (
+            "agent_id",
+            Arc::new(Int64Array::from_iter_values(c.events.iter().map(|e| e.1))),
+        ),
+        (
+            "station_id",
+            Arc::new(Int64Array::from_iter(c.events.iter().map(|e| e.2))),
+        ),
+        (
+            "reason",
+            Arc::new(StringArray::from_iter(
+                c.events.iter().map(|e| e.3.map(|i| RAW_REASONS[i])),
+            )),
+        ),
+        ("refuse_time", Arc::new(ts)),
+    ]);
+    let refusals = if sorted {
+        let by_time = col("refuse_time").sort(true, false);
+        let only = Arc::into_inner(refusals).expect("one owner");
+        Arc::new(only.with_sort_order(vec![vec![by_time]]))
+    } else {
+        refusals
+    };
+    ctx.register_table("refusals", refusals).unwrap();
     ctx.register_table(
         "contacts",
         table(vec![
@@ -323,12 +342,30 @@ fn run(c: &Case) -> Result<(), TestCaseError> {
         ZONES[c.zone]
     );
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let batches = rt.block_on(async {
+    let (plan, shown) = rt.block_on(async {
         if c.ignore_dst {
             ctx.sql("SET agent_refusal.ignore_dst = true").await.unwrap();
         }
-        ctx.sql(&sql).await.unwrap().collect().await.unwrap()
+        if sorted {
+            // as `agent-refusal report` does: keep the plan's order-preserving join sides
+            ctx.sql("SET datafusion.optimizer.join_reordering = false")
+                .await
+                .unwrap();
+        }
+        let df = ctx.sql(&sql).await.unwrap();
+        let plan = df.create_physical_plan().await.unwrap();
+        let shown = displayable(plan.as_ref()).indent(true).to_string();
+        (plan, shown)
     });
+    if sorted && !instants.is_empty() {
+        prop_assert!(
+            shown.contains("PartialSortExec")
+                && !shown.lines().any(|l| l.trim_start().starts_with("SortExec:")),
+            "the declared order should leave a partial sort only:\n{}",
+            shown
+        );
+    }
+    let batches = rt.block_on(collect(plan, ctx.task_ctx())).unwrap();
     let mut got: Vec<Row> = Vec::new();
     for b in &batches {
         let ints = |i: usize| b.column(i).as_primitive::<Int64Type>().clone();
@@ -373,6 +410,11 @@ proptest! {
 
     #[test]
     fn report_matches_reference(c in case()) {
-        run(&c)?;
+        run(&c, false)?;
+    }
+
+    #[test]
+    fn report_over_sorted_refusals_matches_reference(c in case()) {
+        run(&c, true)?;
     }
 }

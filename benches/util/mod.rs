@@ -39,11 +39,14 @@ pub fn measure(mut cmd: Command) -> Run {
     }
 }
 
-/// The median of `runs` runs of `make()`, by time (with that run's peak memory).
-pub fn median(runs: usize, mut make: impl FnMut() -> Command) -> Run {
-    let mut all: Vec<Run> = (0..runs).map(|_| measure(make())).collect();
-    all.sort_by(|a, b| a.secs.total_cmp(&b.secs));
-    all[all.len() / 2]
+/// The median time of `runs` and the largest peak memory among them.
+pub fn summary(runs: &[Run]) -> Run {
+    let mut secs: Vec<f64> = runs.iter().map(|r| r.secs).collect();
+    secs.sort_by(f64::total_cmp);
+    Run {
+        secs: secs[secs.len() / 2],
+        peak_mib: runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max),
+    }
 }
 
 /// Whether this is a `cargo bench` run (not `cargo test --benches`, which only builds).
