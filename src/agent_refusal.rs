@@ -371,12 +371,15 @@ fn refuse_time(refusals: &Input, request: &ReportRequest) -> Result<(Expr, Expr)
         })
         .reduce(Expr::or)
         .unwrap_or(lit(false));
-    // Re-label the instant with the report's zone. A value without a zone holds UTC, so it goes
-    // through Int64 (a reinterpretation), not a cast that would read it as local time.
+    // Re-label the instant with the report's zone. A value without a zone holds UTC: a cast to
+    // UTC reads it as UTC's local time, the same instant, and then the zone is only a label.
+    // Timestamp-to-timestamp casts keep a declared order (DataFusion knows them as monotonic), so
+    // a sorted naive `refuse_time` still spares the final sort.
     let naive_us = cast(instant, DataType::Timestamp(TimeUnit::Microsecond, None));
     let is_naive = matches!(t, DataType::Timestamp(_, None)) || !matches!(t, DataType::Timestamp(..));
     let output = if is_naive {
-        cast(cast(naive_us, DataType::Int64), out_type)
+        let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        cast(cast(naive_us, utc), out_type)
     } else {
         cast(raw, out_type)
     };
