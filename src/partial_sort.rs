@@ -6,7 +6,11 @@
 //! refusals are known to be sorted by `refuse_time` (a declared `WITH ORDER`, or Parquet
 //! `sorting_columns`) its input keeps that order through the joins. A full sort of a year would
 //! then buffer every row and compare all of them; the partial sort sorts each run of equal times
-//! as it streams by, in constant memory (a run is the rows of one instant).
+//! as it streams by, holding one run at a time (a run is the rows of one instant).
+//!
+//! The rule applies to every query of a session that `register` set up. A partial sort cannot
+//! spill, so its memory follows the largest run of equal prefix values: for the report that is
+//! the events of one microsecond; a query sorting on a low-cardinality prefix holds more.
 
 use std::sync::Arc;
 
