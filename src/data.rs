@@ -86,13 +86,9 @@ impl TableOrder {
 }
 
 /// Registers every `NAME.csv`, `NAME.parquet`, `NAME.json`, `NAME.ndjson` file of `dir`, and every
-/// folder `NAME/` of such files, as table `NAME`. Returns the registered names, sorted.
-pub async fn register_data_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<String>> {
-    register_data_dir_ordered(ctx, dir, &[]).await
-}
-
-/// [`register_data_dir`], with the declared sort orders of some of the tables.
-pub async fn register_data_dir_ordered(
+/// folder `NAME/` of such files, as table `NAME`, with the declared sort orders of some of them
+/// (`--order`). Returns the registered names, sorted.
+pub async fn register_data_dir(
     ctx: &SessionContext,
     dir: &Path,
     orders: &[TableOrder],
@@ -122,7 +118,7 @@ pub async fn register_data_dir_ordered(
             );
         }
         let order = orders.iter().find(|o| o.table == name);
-        register_path_ordered(ctx, &name, &path, format, order).await?;
+        register_path(ctx, &name, &path, format, order).await?;
         names.push(name);
     }
     if let Some(o) = orders.iter().find(|o| !names.contains(&o.table)) {
@@ -177,13 +173,8 @@ fn folder_format(dir: &Path) -> Result<Option<DataFormat>> {
     Ok(found)
 }
 
-/// Registers one file or folder of `format` as table `name`.
-pub async fn register_path(ctx: &SessionContext, name: &str, path: &Path, format: DataFormat) -> Result<()> {
-    register_path_ordered(ctx, name, path, format, None).await
-}
-
-/// [`register_path`], with the files' declared sort order.
-pub async fn register_path_ordered(
+/// Registers one file or folder of `format` as table `name`, with the files' declared sort order.
+pub async fn register_path(
     ctx: &SessionContext,
     name: &str,
     path: &Path,

@@ -111,17 +111,10 @@ pub const PERFECT_HASH_JOIN_RANGE: usize = 1 << 26;
 /// that build one hash table from the smaller side rather than repartitioning both sides
 /// (`datafusion.optimizer.repartition_joins = false`); and array lookups for joins whose build
 /// keys span fewer than [`PERFECT_HASH_JOIN_RANGE`] values. All can be changed with `SET`.
-pub async fn session(data: Option<&std::path::Path>) -> Result<SessionContext> {
-    session_ordered(data, &[]).await
-}
-
-/// [`session`], with declared sort orders of some of the `data` tables (`--order`). Declaring
-/// `refusals=refuse_time` when the files are sorted by time makes the report's final sort a
-/// partial sort of the ties (see [`partial_sort`]).
-pub async fn session_ordered(
-    data: Option<&std::path::Path>,
-    orders: &[data::TableOrder],
-) -> Result<SessionContext> {
+///
+/// `orders` declares the sort orders of some of the `data` tables (`--order`): with
+/// `refusals=refuse_time`, the report's final sort only orders the ties (see [`partial_sort`]).
+pub async fn session(data: Option<&std::path::Path>, orders: &[data::TableOrder]) -> Result<SessionContext> {
     let mut config = datafusion::prelude::SessionConfig::new()
         .with_batch_size(32 * 1024)
         .with_repartition_joins(false);
@@ -135,7 +128,7 @@ pub async fn session_ordered(
     register(&ctx)?;
     match data {
         Some(dir) => {
-            data::register_data_dir_ordered(&ctx, dir, orders).await?;
+            data::register_data_dir(&ctx, dir, orders).await?;
         }
         None if !orders.is_empty() => {
             return datafusion::common::plan_err!(

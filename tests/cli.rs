@@ -19,6 +19,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
 }
 
+/// `sql --data DATA --format csv` with `args` (its -c and -f).
+fn sql_csv(data: &str, args: &[&str]) -> Output {
+    let mut all = vec!["sql", "--data", data, "--format", "csv"];
+    all.extend(args);
+    run(&all)
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
@@ -142,17 +149,15 @@ fn report_on_parquet_demo_data_matches_sql() {
         "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time"
     );
 
-    let o = run(&[
-        "sql",
-        "--data",
+    let o = sql_csv(
         data.to_str().unwrap(),
-        "--format",
-        "csv",
-        "-c",
-        "SET agent_refusal.time_zone = 'America/New_York'",
-        "-c",
-        "SELECT count(*) AS n, min(refuse_time) AS first, max(refuse_time) AS last FROM agent_refusal('2026-03-02', '2026-03-13')",
-    ]);
+        &[
+            "-c",
+            "SET agent_refusal.time_zone = 'America/New_York'",
+            "-c",
+            "SELECT count(*) AS n, min(refuse_time) AS first, max(refuse_time) AS last FROM agent_refusal('2026-03-02', '2026-03-13')",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let sql_out = stdout(&o);
     let row: Vec<&str> = sql_out.lines().nth(1).unwrap().split(',').collect();
@@ -327,35 +332,31 @@ fn sql_runs_commands_and_files_in_order_and_stops_at_the_first_error() {
         "SELECT refusal_reason('no_answer') AS r;\nSELECT 2 AS two;\n",
     )
     .unwrap();
-    let o = run(&[
-        "sql",
-        "--data",
+    let o = sql_csv(
         d,
-        "--format",
-        "csv",
-        "-c",
-        "SELECT 1 AS one",
-        "-f",
-        file.to_str().unwrap(),
-        "-c",
-        "SELECT 3 AS three",
-    ]);
+        &[
+            "-c",
+            "SELECT 1 AS one",
+            "-f",
+            file.to_str().unwrap(),
+            "-c",
+            "SELECT 3 AS three",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "one\n1\nr\nNoAnswer\ntwo\n2\nthree\n3\n");
 
-    let o = run(&[
-        "sql",
-        "--data",
+    let o = sql_csv(
         d,
-        "--format",
-        "csv",
-        "-c",
-        "SELECT 1 AS one",
-        "-c",
-        "SELECT * FROM nowhere",
-        "-c",
-        "SELECT 3",
-    ]);
+        &[
+            "-c",
+            "SELECT 1 AS one",
+            "-c",
+            "SELECT * FROM nowhere",
+            "-c",
+            "SELECT 3",
+        ],
+    );
     assert_one_line_error(&o, "nowhere");
     assert_eq!(stdout(&o), "one\n1\n");
 

@@ -54,24 +54,50 @@ async fn parquet_session() -> (SessionContext, tempfile::TempDir) {
     let props = parquet::file::properties::WriterProperties::builder()
         .set_max_row_group_row_count(Some(100))
         .build();
-    let file = std::fs::File::create(dir.path().join("refusals.parquet")).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    let path = dir.path().join("refusals.parquet");
+    write_parquet(&path, &batch, Some(props));
+    let ctx = report_session(
+        path.to_str().unwrap(),
+        ParquetReadOptions::default(),
+        "(1, 2)",
+        "(1, 'Ana', 'Smith')",
+    )
+    .await;
+    (ctx, dir)
+}
 
+fn write_parquet(
+    path: &std::path::Path,
+    batch: &RecordBatch,
+    props: Option<parquet::file::properties::WriterProperties>,
+) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), props).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+/// A registered session over the refusals at `location`, with one contact and one agent row.
+async fn report_session(
+    location: &str,
+    options: ParquetReadOptions<'_>,
+    contact: &str,
+    agent: &str,
+) -> SessionContext {
     let ctx = SessionContext::new();
     agent_refusal::register(&ctx).unwrap();
-    let path = dir.path().join("refusals.parquet");
-    ctx.register_parquet("refusals", path.to_str().unwrap(), ParquetReadOptions::default())
-        .await
-        .unwrap();
-    ctx.sql("CREATE TABLE contacts (contact_id BIGINT, agent_id BIGINT) AS VALUES (1, 2)")
-        .await
-        .unwrap();
-    ctx.sql("CREATE TABLE agents (agent_id BIGINT, first_name VARCHAR, last_name VARCHAR) AS VALUES (1, 'Ana', 'Smith')")
-        .await
-        .unwrap();
-    (ctx, dir)
+    ctx.register_parquet("refusals", location, options).await.unwrap();
+    ctx.sql(&format!(
+        "CREATE TABLE contacts (contact_id BIGINT, agent_id BIGINT) AS VALUES {contact}"
+    ))
+    .await
+    .unwrap();
+    ctx.sql(&format!(
+        "CREATE TABLE agents (agent_id BIGINT, first_name VARCHAR, last_name VARCHAR) AS VALUES {agent}"
+    ))
+    .await
+    .unwrap();
+    ctx
 }
 
 fn scan_lines(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
@@ -210,32 +236,19 @@ async fn declared_order_makes_the_final_sort_partial_with_the_same_result() {
     )
     .unwrap();
     for part in 0..2 {
-        let file = std::fs::File::create(dir.path().join(format!("{part}.parquet"))).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(file, Arc::clone(&schema), None).unwrap();
-        w.write(&batch.slice((part * n / 2) as usize, (n / 2) as usize))
-            .unwrap();
-        w.close().unwrap();
+        let half = batch.slice((part * n / 2) as usize, (n / 2) as usize);
+        write_parquet(&dir.path().join(format!("{part}.parquet")), &half, None);
     }
     let location = format!("{}/", dir.path().display());
     let mut results = Vec::new();
     for declared in [false, true] {
-        let ctx = SessionContext::new();
-        agent_refusal::register(&ctx).unwrap();
         let order = if declared {
             vec![vec![datafusion::prelude::col("refuse_time").sort(true, false)]]
         } else {
             vec![]
         };
         let options = ParquetReadOptions::default().file_sort_order(order);
-        ctx.register_parquet("refusals", &location, options)
-            .await
-            .unwrap();
-        ctx.sql("CREATE TABLE contacts (contact_id BIGINT, agent_id BIGINT) AS VALUES (995, 2)")
-            .await
-            .unwrap();
-        ctx.sql("CREATE TABLE agents (agent_id BIGINT, first_name VARCHAR, last_name VARCHAR) AS VALUES (8, 'Ana', 'Smith')")
-            .await
-            .unwrap();
+        let ctx = report_session(&location, options, "(995, 2)", "(8, 'Ana', 'Smith')").await;
         let plan = ctx
             .sql("SELECT * FROM agent_refusal('2026-03-02', '2026-03-02')")
             .await

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use agent_refusal::export::{self, ExportFormat, ExportOptions};
 use agent_refusal::shell::{self, Shell};
 use agent_refusal::zone::Zone;
-use agent_refusal::{ReportRange, demo, quote, session_ordered};
+use agent_refusal::{ReportRange, demo, quote, session};
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use datafusion::error::DataFusionError;
@@ -240,7 +240,7 @@ async fn open(data: &DataArg) -> Result<datafusion::prelude::SessionContext> {
 
 /// [`open`] without the note on stderr.
 async fn quiet_open(data: &DataArg) -> Result<datafusion::prelude::SessionContext> {
-    let ctx = session_ordered(data.data.as_deref(), &data.order).await?;
+    let ctx = session(data.data.as_deref(), &data.order).await?;
     ctx.sql(&format!(
         "SET datafusion.runtime.memory_limit = {}",
         quote(&data.memory_limit)
