@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_agent-refusal");
 fn measure(args: &[&str]) -> (f64, f64) {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
-    let run = util::measure(cmd);
+    let run = util::measure(cmd).unwrap_or_else(|e| panic!("{e}"));
     (run.secs, run.peak_mib)
 }
 
@@ -67,9 +67,7 @@ fn main() {
 }
 
 fn size_mib(path: &Path) -> f64 {
-    std::fs::metadata(path)
-        .map(|m| m.len() as f64 / (1024.0 * 1024.0))
-        .unwrap_or(0.0)
+    std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0))
 }
 
 /// Rows of a text export (lines less the header), or "-" for binary formats.

@@ -12,7 +12,7 @@ use datafusion::prelude::SessionContext;
 fn session(rt: &tokio::runtime::Runtime, scale: u32) -> SessionContext {
     let ctx = SessionContext::new();
     agent_refusal::register(&ctx).unwrap();
-    agent_refusal::demo::register_demo(&ctx, scale).unwrap();
+    agent_refusal::sources::demo::register_demo(&ctx, scale).unwrap();
     rt.block_on(ctx.sql("SET agent_refusal.time_zone = 'America/New_York'"))
         .unwrap();
     ctx
@@ -24,10 +24,10 @@ fn benches(c: &mut Criterion) {
     let run = |sql: &str| rt.block_on(async { ctx.sql(sql).await.unwrap().collect().await.unwrap() });
 
     c.bench_function("refusal_reason over 48k raw reasons", |b| {
-        b.iter(|| black_box(run("SELECT count(DISTINCT refusal_reason(reason)) FROM refusals")))
+        b.iter(|| black_box(run("SELECT count(DISTINCT refusal_reason(reason)) FROM refusals")));
     });
     c.bench_function("report, six weeks of demo data x8 (48k rows), collect", |b| {
-        b.iter(|| black_box(run("SELECT * FROM agent_refusal('2026-02-16', '2026-03-29')")))
+        b.iter(|| black_box(run("SELECT * FROM agent_refusal('2026-02-16', '2026-03-29')")));
     });
     c.bench_function("report, six weeks x8, CXone CSV to memory", |b| {
         b.iter(|| {
@@ -43,7 +43,7 @@ fn benches(c: &mut Criterion) {
                     .unwrap();
                 black_box(out.len())
             })
-        })
+        });
     });
 }
 

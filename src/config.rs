@@ -5,7 +5,7 @@ use std::any::Any;
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::common::{Result, config_err};
 
-use crate::zone::Zone;
+use crate::report::Zone;
 
 /// Session settings of the report, set with `SET agent_refusal.<name> = ...` and listed under
 /// their full names by `SHOW ALL` and `information_schema.df_settings`.
@@ -22,8 +22,6 @@ pub struct AgentRefusalConfig {
     pub contacts_table: String,
     /// Name of the agents table (default `agents`).
     pub agents_table: String,
-    /// Name of the stations table (default `stations`).
-    pub stations_table: String,
 }
 
 impl Default for AgentRefusalConfig {
@@ -34,12 +32,11 @@ impl Default for AgentRefusalConfig {
             refusals_table: "refusals".into(),
             contacts_table: "contacts".into(),
             agents_table: "agents".into(),
-            stations_table: "stations".into(),
         }
     }
 }
 
-const DESCRIPTIONS: [(&str, &str); 6] = [
+const DESCRIPTIONS: [(&str, &str); 5] = [
     (
         "time_zone",
         "Time zone of the Agent Refusal report (IANA name such as America/New_York, or an offset such as +05:30). Unset: datafusion.execution.time_zone, else UTC.",
@@ -54,7 +51,6 @@ const DESCRIPTIONS: [(&str, &str); 6] = [
         "Table holding contacts and their last handling agent.",
     ),
     ("agents_table", "Table holding agents' first and last names."),
-    ("stations_table", "Table holding stations."),
 ];
 
 impl ConfigExtension for AgentRefusalConfig {
@@ -104,7 +100,6 @@ impl ExtensionOptions for AgentRefusalConfig {
             "refusals_table" => self.refusals_table = table_name(value)?,
             "contacts_table" => self.contacts_table = table_name(value)?,
             "agents_table" => self.agents_table = table_name(value)?,
-            "stations_table" => self.stations_table = table_name(value)?,
             _ => return config_err!("unknown setting 'agent_refusal.{key}'"),
         }
         Ok(())
@@ -117,7 +112,6 @@ impl ExtensionOptions for AgentRefusalConfig {
             Some(self.refusals_table.clone()),
             Some(self.contacts_table.clone()),
             Some(self.agents_table.clone()),
-            Some(self.stations_table.clone()),
         ];
         DESCRIPTIONS
             .iter()

@@ -182,7 +182,7 @@ impl FileFormat for ExportFileFormat {
         };
         let sink = ExportSink {
             path,
-            options: self.options,
+            options: self.options.clone(),
             schema: Arc::clone(conf.output_schema()),
         };
         Ok(Arc::new(DataSinkExec::new(
@@ -227,7 +227,7 @@ impl DataSink for ExportSink {
     }
 
     async fn write_all(&self, data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> Result<u64> {
-        write_file(data, &self.path, self.options).await
+        write_file(data, &self.path, self.options.clone()).await
     }
 }
 

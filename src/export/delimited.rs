@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use arrow::array::RecordBatch;
-use datafusion::common::{Result, exec_datafusion_err};
+use datafusion::common::{DataFusionError, Result, exec_datafusion_err};
 
 use super::layout::{Layout, Rows, cell_text};
 
@@ -56,12 +56,14 @@ impl<W: Write> DelimitedWriter<W> {
     /// Writes the header row if no batch came, and flushes.
     pub fn finish(mut self) -> Result<()> {
         self.write_headers()?;
-        self.out
-            .flush()
-            .map_err(|e| exec_datafusion_err!("write failed: {e}"))
+        Ok(self.out.flush()?)
     }
 }
 
-fn io(e: csv::Error) -> datafusion::error::DataFusionError {
-    exec_datafusion_err!("write failed: {e}")
+/// A CSV writer's error: an I/O error stays one (its kind tells a closed pipe or a full disk).
+fn io(e: csv::Error) -> DataFusionError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => DataFusionError::IoError(e),
+        other => exec_datafusion_err!("CSV export failed: {other:?}"),
+    }
 }

@@ -7,8 +7,23 @@ use arrow::array::RecordBatch;
 use arrow::json::writer::{JsonArray, JsonFormat, LineDelimited, Writer, WriterBuilder};
 use datafusion::common::Result;
 
+/// Arrow's JSON layouts, with what ends a document in each.
+pub trait JsonLayout: JsonFormat + Send + 'static {
+    /// Written after the document: a line break after an array; nothing after NDJSON, whose
+    /// lines already end with one.
+    const TRAILER: &'static [u8];
+}
+
+impl JsonLayout for JsonArray {
+    const TRAILER: &'static [u8] = b"\n";
+}
+
+impl JsonLayout for LineDelimited {
+    const TRAILER: &'static [u8] = b"";
+}
+
 /// A JSON or NDJSON writer.
-pub struct JsonWriter<W: Write, F: JsonFormat + 'static> {
+pub struct JsonWriter<W: Write, F: JsonLayout> {
     inner: Writer<W, F>,
 }
 
@@ -17,7 +32,7 @@ pub type JsonArrayWriter<W> = JsonWriter<W, JsonArray>;
 /// Writes newline-delimited JSON.
 pub type NdJsonWriter<W> = JsonWriter<W, LineDelimited>;
 
-impl<W: Write, F: JsonFormat + 'static> JsonWriter<W, F> {
+impl<W: Write, F: JsonLayout> JsonWriter<W, F> {
     /// A writer to `out`.
     pub fn new(out: W) -> Self {
         Self {
@@ -34,9 +49,7 @@ impl<W: Write, F: JsonFormat + 'static> JsonWriter<W, F> {
     pub fn finish(mut self) -> Result<()> {
         self.inner.finish()?;
         let mut out = self.inner.into_inner();
-        if std::any::TypeId::of::<F>() == std::any::TypeId::of::<JsonArray>() {
-            out.write_all(b"\n")?;
-        }
+        out.write_all(F::TRAILER)?;
         out.flush()?;
         Ok(())
     }

@@ -16,25 +16,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{Datelike, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike};
 use datafusion::common::Result;
 
-/// CXone's header names, in export order.
-pub const CXONE_HEADERS: [&str; 6] = [
-    "Contact_ID",
-    "Agent_No",
-    "FullName",
-    "Station_ID",
-    "Reason",
-    "Refuse_Time",
-];
-
-/// The report columns behind [`CXONE_HEADERS`], in the same order.
-pub const CXONE_COLUMNS: [&str; 6] = [
-    "contact_id",
-    "agent_no",
-    "full_name",
-    "station_id",
-    "reason",
-    "refuse_time",
-];
+use crate::schema;
 
 /// How a column's cells are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +70,13 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// CXone's layout when `schema` has the report's columns, otherwise every column as it is.
+    /// CXone's layout when `schema` has the report's CXone columns ([`crate::schema`]) with types
+    /// they can be read from, otherwise every column as it is.
     pub fn for_schema(schema: &Schema) -> Layout {
-        let cxone: Option<Vec<Column>> = CXONE_COLUMNS
-            .iter()
-            .zip(CXONE_HEADERS)
-            .map(|(name, header)| {
-                let (index, field) = schema.column_with_name(name)?;
-                Some(Column {
+        let cxone: Option<Vec<Column>> = schema::cxone_columns()
+            .map(|(report_column, header)| {
+                let (index, field) = schema.column_with_name(report_column.name)?;
+                report_column.accepts(field.data_type()).then(|| Column {
                     header: header.to_string(),
                     index,
                     kind: Kind::of(field.data_type()),
@@ -103,7 +84,7 @@ impl Layout {
             })
             .collect();
         match cxone {
-            Some(columns) if columns[5].kind == Kind::Time => Layout { columns, cxone: true },
+            Some(columns) => Layout { columns, cxone: true },
             _ => Layout {
                 columns: schema
                     .fields()
@@ -246,7 +227,7 @@ pub fn local_times(array: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
         .iter()
         .map(|v| {
             let utc = chrono::DateTime::from_timestamp_micros(v?)?.naive_utc();
-            Some(match &tz {
+            Some(match tz {
                 Some(tz) => utc + TimeDelta::seconds(offsets.offset(tz, utc)),
                 None => utc,
             })
@@ -262,7 +243,7 @@ struct OffsetCache {
 }
 
 impl OffsetCache {
-    fn offset(&mut self, tz: &Tz, utc: NaiveDateTime) -> i64 {
+    fn offset(&mut self, tz: Tz, utc: NaiveDateTime) -> i64 {
         let at = |t: NaiveDateTime| i64::from(tz.offset_from_utc_datetime(&t).fix().local_minus_utc());
         let hour = utc.and_utc().timestamp().div_euclid(3600);
         match self.hour {
@@ -285,7 +266,7 @@ impl OffsetCache {
 /// Writes `t` as CXone's `MM/DD/YYYY HH:MM`.
 pub fn format_cxone_time(t: NaiveDateTime, out: &mut Vec<u8>) {
     let two = |out: &mut Vec<u8>, n: u32| {
-        out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8])
+        out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
     };
     two(out, t.month());
     out.push(b'/');
@@ -360,5 +341,51 @@ mod tests {
         let mut out = Vec::new();
         format_cxone_time(t, &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "03/08/2026 06:59");
+    }
+
+    #[test]
+    fn cxone_layout_is_found_by_name_and_type_not_position() {
+        use arrow::datatypes::Field;
+        let zone = crate::report::Zone::UTC;
+        // the report's columns in another order, with extra columns: CXone's layout, by name
+        let mut fields: Vec<Field> = crate::schema::COLUMNS
+            .iter()
+            .rev()
+            .map(|c| Field::new(c.name, c.data_type(zone), true))
+            .collect();
+        fields.insert(2, Field::new("extra", DataType::Utf8, true));
+        let schema = Schema::new(fields.clone());
+        let layout = Layout::for_schema(&schema);
+        assert!(layout.cxone);
+        assert_eq!(
+            layout.headers().collect::<Vec<_>>(),
+            [
+                "Contact_ID",
+                "Agent_No",
+                "FullName",
+                "Station_ID",
+                "Reason",
+                "Refuse_Time"
+            ]
+        );
+        for (column, (report_column, _)) in layout.columns.iter().zip(crate::schema::cxone_columns()) {
+            assert_eq!(schema.field(column.index).name(), report_column.name);
+        }
+        // the same names with a text refuse_time, or a text contact_id, are not the report's
+        for (name, t) in [("refuse_time", DataType::Utf8), ("contact_id", DataType::Utf8)] {
+            let changed: Vec<Field> = fields
+                .iter()
+                .map(|f| {
+                    if f.name() == name {
+                        Field::new(name, t.clone(), true)
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect();
+            let layout = Layout::for_schema(&Schema::new(changed));
+            assert!(!layout.cxone, "{name} as {t}");
+            assert_eq!(layout.columns.len(), 8);
+        }
     }
 }

@@ -16,15 +16,16 @@ pub mod xml;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
 use datafusion::common::runtime::SpawnedTask;
-use datafusion::common::{Result, exec_datafusion_err, plan_err};
+use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::DataFrame;
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use self::layout::Layout;
 
@@ -72,16 +73,26 @@ impl ExportFormat {
         }
     }
 
-    /// Parses a format name (`tsv` is accepted for `tab`).
+    /// Other names the format is known by (`tsv` for `tab`, `jsonl` for `ndjson`).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            ExportFormat::Tab => &["tsv"],
+            ExportFormat::NdJson => &["jsonl"],
+            _ => &[],
+        }
+    }
+
+    /// Parses a format name or alias, ignoring case (`tsv` is accepted for `tab`).
     pub fn parse(name: &str) -> Result<ExportFormat> {
-        let lower = name.to_ascii_lowercase();
-        let lower = if lower == "tsv" { "tab".to_string() } else { lower };
-        match Self::ALL.into_iter().find(|f| f.name() == lower) {
-            Some(f) => Ok(f),
-            None => plan_err!(
+        let lower = name.trim().to_ascii_lowercase();
+        let known = |f: &ExportFormat| f.name() == lower || f.aliases().contains(&lower.as_str());
+        if let Some(f) = Self::ALL.into_iter().find(known) {
+            Ok(f)
+        } else {
+            plan_err!(
                 "unknown export format '{name}': use one of {}",
                 Self::ALL.map(ExportFormat::name).join(", ")
-            ),
+            )
         }
     }
 
@@ -99,87 +110,198 @@ impl ExportFormat {
     }
 }
 
+/// Told how an export is going: after each batch, the rows written so far, and once at the end.
+/// The CLI shows a progress line with it.
+pub trait Progress: Send + Sync {
+    /// `rows` rows have been written so far.
+    fn rows_written(&self, rows: u64);
+    /// The export has ended (written, failed or stopped).
+    fn finished(&self) {}
+}
+
 /// How to write an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ExportOptions {
     /// The format.
     pub format: ExportFormat,
     /// Whether to write a header row (CSV, TAB, XLSX; default `true`).
     pub headers: bool,
-    /// Whether to show a progress line on stderr when it is a terminal (default `false`).
-    pub progress: bool,
+    /// Told of the rows written (default: none).
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for ExportOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportOptions")
+            .field("format", &self.format)
+            .field("headers", &self.headers)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl ExportOptions {
-    /// Options for `format` with a header row and no progress line.
+    /// Options for `format` with a header row and no progress reports.
     pub fn new(format: ExportFormat) -> Self {
         Self {
             format,
             headers: true,
-            progress: false,
+            progress: None,
         }
+    }
+
+    /// The same options, reporting progress to `progress`.
+    #[must_use]
+    pub fn with_progress(self, progress: Arc<dyn Progress>) -> Self {
+        Self {
+            progress: Some(progress),
+            ..self
+        }
+    }
+
+    /// The same options, with or without a header row.
+    #[must_use]
+    pub fn with_headers(self, headers: bool) -> Self {
+        Self { headers, ..self }
     }
 }
 
-/// The writer of one format, on an output `W`.
-enum Writer<W: Write + Send> {
-    Delimited(Box<delimited::DelimitedWriter<W>>),
-    Xml(xml::XmlWriter<W>),
-    Json(json::JsonArrayWriter<W>),
-    NdJson(json::NdJsonWriter<W>),
-    Parquet(Box<parquet::arrow::ArrowWriter<W>>),
-    Xlsx(Box<xlsx::XlsxWriter>, PathBuf),
+/// A format's writer: takes batches, then finishes the document.
+trait BatchWriter: Send {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+    fn finish(self: Box<Self>) -> Result<()>;
 }
 
-impl<W: Write + Send> Writer<W> {
+impl<W: Write + Send> BatchWriter for delimited::DelimitedWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        match self {
-            Writer::Delimited(w) => w.write_batch(batch),
-            Writer::Xml(w) => w.write_batch(batch),
-            Writer::Json(w) => w.write_batch(batch),
-            Writer::NdJson(w) => w.write_batch(batch),
-            Writer::Parquet(w) => Ok(w.write(batch)?),
-            Writer::Xlsx(w, _) => w.write_batch(batch),
-        }
+        self.write_batch(batch)
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        (*self).finish()
+    }
+}
+
+impl<W: Write + Send> BatchWriter for xml::XmlWriter<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_batch(batch)
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        (*self).finish()
+    }
+}
+
+impl<W: Write + Send, F: json::JsonLayout> BatchWriter for json::JsonWriter<W, F> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_batch(batch)
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        (*self).finish()
+    }
+}
+
+/// A Parquet file on `W`. Parquet's writer reports some failures of its output as text only
+/// ("fail to get inner writer"), so the output keeps its first I/O error, and the export's error
+/// carries it (its kind tells a closed pipe or a full disk).
+struct ParquetOut<W: Write + Send> {
+    writer: parquet::arrow::ArrowWriter<KeepIoError<W>>,
+    io_error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
+}
+
+impl<W: Write + Send> ParquetOut<W> {
+    fn new(out: W, schema: SchemaRef) -> Result<Self> {
+        let io_error = Arc::new(std::sync::Mutex::new(None));
+        let out = KeepIoError {
+            inner: out,
+            error: Arc::clone(&io_error),
+        };
+        let writer = parquet::arrow::ArrowWriter::try_new(out, schema, None)?;
+        Ok(Self { writer, io_error })
     }
 
-    fn finish(self) -> Result<()> {
-        match self {
-            Writer::Delimited(w) => w.finish(),
-            Writer::Xml(w) => w.finish(),
-            Writer::Json(w) => w.finish(),
-            Writer::NdJson(w) => w.finish(),
-            Writer::Parquet(w) => {
-                let mut out = w.into_inner()?;
-                out.flush()?;
-                Ok(())
-            }
-            Writer::Xlsx(w, path) => w.save(&path),
+    /// `e`, or the I/O error of the output behind it.
+    fn error(
+        io_error: &std::sync::Mutex<Option<std::io::Error>>,
+        e: parquet::errors::ParquetError,
+    ) -> DataFusionError {
+        match io_error.lock().ok().and_then(|mut kept| kept.take()) {
+            Some(io) => DataFusionError::IoError(io),
+            None => e.into(),
         }
     }
 }
 
-/// Drives `stream` into `writer`, with an optional progress line; returns the rows written.
+impl<W: Write + Send> BatchWriter for ParquetOut<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .write(batch)
+            .map_err(|e| Self::error(&self.io_error, e))
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        let Self { writer, io_error } = *self;
+        let mut out = writer.into_inner().map_err(|e| Self::error(&io_error, e))?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// A writer that keeps (a copy of) its first I/O error where its owner can read it.
+struct KeepIoError<W> {
+    inner: W,
+    error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
+}
+
+impl<W: Write> KeepIoError<W> {
+    fn keep<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result
+            && let Ok(mut kept) = self.error.lock()
+            && kept.is_none()
+        {
+            *kept = Some(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for KeepIoError<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.keep(result)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.keep(result)
+    }
+}
+
+/// An XLSX workbook, saved to `path` at the end.
+struct XlsxFile {
+    writer: xlsx::XlsxWriter,
+    path: PathBuf,
+}
+
+impl BatchWriter for XlsxFile {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write_batch(batch)
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        self.writer.save(&self.path)
+    }
+}
+
+/// Drives `stream` into `writer`, reporting progress; returns the rows written.
 ///
 /// The stream is polled on a task of its own and handed over through a small channel, so that
 /// producing batches (the query's last operators) and formatting them (the writer) run on two
 /// cores at once; at most a few batches are in flight. Dropping the future stops the task.
-async fn drive<W: Write + Send>(
+async fn drive(
     mut stream: SendableRecordBatchStream,
-    mut writer: Writer<W>,
-    progress: bool,
+    mut writer: Box<dyn BatchWriter + '_>,
+    progress: Option<&dyn Progress>,
+    target: &str,
 ) -> Result<u64> {
-    let bar = if progress {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("{spinner} {human_pos} rows written ({msg}, {elapsed})")
-        {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    // A writer's error (a full disk, a closed pipe) names the target; the I/O error stays its
+    // source. A query's error passes as it is.
+    let failed = |e: DataFusionError| e.context(format!("cannot write {target}"));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
     let _producer = SpawnedTask::spawn(async move {
         while let Some(batch) = stream.next().await {
@@ -190,18 +312,41 @@ async fn drive<W: Write + Send>(
         }
     });
     let mut rows = 0u64;
-    let started = std::time::Instant::now();
-    while let Some(batch) = rx.recv().await {
-        let batch = batch?;
-        writer.write(&batch)?;
-        rows += batch.num_rows() as u64;
-        bar.set_position(rows);
-        let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        bar.set_message(format!("{} rows/s", indicatif::HumanCount(rate as u64)));
+    let written = async {
+        while let Some(batch) = rx.recv().await {
+            let batch = batch?;
+            writer.write(&batch).map_err(failed)?;
+            rows += batch.num_rows() as u64;
+            if let Some(p) = progress {
+                p.rows_written(rows);
+            }
+        }
+        writer.finish().map_err(failed)
     }
-    writer.finish()?;
-    bar.finish_and_clear();
-    Ok(rows)
+    .await;
+    if let Some(p) = progress {
+        p.finished();
+    }
+    written.map(|()| rows)
+}
+
+/// The writer of `format` on `out`, for results of `schema`; XLSX is written by [`write_file`].
+fn text_or_parquet_writer<'a, W: Write + Send + 'a>(
+    out: W,
+    schema: SchemaRef,
+    options: &ExportOptions,
+) -> Result<Box<dyn BatchWriter + 'a>> {
+    let layout = Layout::for_schema(&schema);
+    let headers = options.headers;
+    Ok(match options.format {
+        ExportFormat::Csv => Box::new(delimited::DelimitedWriter::new(out, layout, b',', headers)),
+        ExportFormat::Tab => Box::new(delimited::DelimitedWriter::new(out, layout, b'\t', headers)),
+        ExportFormat::Xml => Box::new(xml::XmlWriter::new(out, layout)),
+        ExportFormat::Json => Box::new(json::JsonArrayWriter::new(out)),
+        ExportFormat::NdJson => Box::new(json::NdJsonWriter::new(out)),
+        ExportFormat::Parquet => Box::new(ParquetOut::new(out, schema)?),
+        ExportFormat::Xlsx => return plan_err!("an XLSX export needs a file: give an output path"),
+    })
 }
 
 /// Writes every batch of `stream` to `out` in a text format, or Parquet; returns the rows written.
@@ -211,32 +356,8 @@ pub async fn write_stream<W: Write + Send>(
     out: W,
     options: ExportOptions,
 ) -> Result<u64> {
-    let layout = Layout::for_schema(&stream.schema());
-    let writer = match options.format {
-        ExportFormat::Csv | ExportFormat::Tab => {
-            let delimiter = if options.format == ExportFormat::Csv {
-                b','
-            } else {
-                b'\t'
-            };
-            Writer::Delimited(Box::new(delimited::DelimitedWriter::new(
-                out,
-                layout,
-                delimiter,
-                options.headers,
-            )))
-        }
-        ExportFormat::Xml => Writer::Xml(xml::XmlWriter::new(out, layout)),
-        ExportFormat::Json => Writer::Json(json::JsonArrayWriter::new(out)),
-        ExportFormat::NdJson => Writer::NdJson(json::NdJsonWriter::new(out)),
-        ExportFormat::Parquet => Writer::Parquet(Box::new(parquet::arrow::ArrowWriter::try_new(
-            out,
-            stream.schema(),
-            None,
-        )?)),
-        ExportFormat::Xlsx => return plan_err!("an XLSX export needs a file: give an output path"),
-    };
-    drive(stream, writer, options.progress).await
+    let writer = text_or_parquet_writer(out, stream.schema(), &options)?;
+    drive(stream, writer, options.progress.as_deref(), "the output").await
 }
 
 /// Writes `stream` to the file at `path` atomically: into a temporary file beside it, renamed over
@@ -264,25 +385,26 @@ pub async fn write_file(
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let temp = builder
-        .tempfile_in(&dir)
-        .map_err(|e| exec_datafusion_err!("cannot write to folder '{}': {e}", dir.display()))?;
-    let rows = if options.format == ExportFormat::Xlsx {
-        let layout = Layout::for_schema(&stream.schema());
-        let writer: Writer<std::fs::File> = Writer::Xlsx(
-            Box::new(xlsx::XlsxWriter::new(layout, options.headers)),
-            temp.path().to_path_buf(),
-        );
-        drive(stream, writer, options.progress).await?
+    let cannot_write =
+        |e: std::io::Error| DataFusionError::IoError(e).context(format!("cannot write '{}'", path.display()));
+    let temp = builder.tempfile_in(&dir).map_err(|e| {
+        DataFusionError::IoError(e).context(format!("cannot write to folder '{}'", dir.display()))
+    })?;
+    let target = format!("'{}'", path.display());
+    let progress = options.progress.as_deref();
+    let writer: Box<dyn BatchWriter> = if options.format == ExportFormat::Xlsx {
+        Box::new(XlsxFile {
+            writer: xlsx::XlsxWriter::new(Layout::for_schema(&stream.schema()), options.headers),
+            path: temp.path().to_path_buf(),
+        })
     } else {
-        let out = std::io::BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
-        write_stream(stream, out, options).await?
+        let file = temp.as_file().try_clone().map_err(cannot_write)?;
+        let out = std::io::BufWriter::with_capacity(1 << 20, file);
+        text_or_parquet_writer(out, stream.schema(), &options)?
     };
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| exec_datafusion_err!("cannot write '{}': {e}", path.display()))?;
-    temp.persist(path)
-        .map_err(|e| exec_datafusion_err!("cannot write '{}': {}", path.display(), e.error))?;
+    let rows = drive(stream, writer, progress, &target).await?;
+    temp.as_file().sync_all().map_err(cannot_write)?;
+    temp.persist(path).map_err(|e| cannot_write(e.error))?;
     Ok(rows)
 }
 
@@ -336,5 +458,50 @@ mod tests {
                 .to_string()
                 .contains("'pdf'")
         );
+    }
+
+    /// A writer whose every write fails with `kind`.
+    struct Failing(std::io::ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(self.0.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(self.0.into())
+        }
+    }
+
+    #[tokio::test]
+    async fn writers_keep_the_io_error_as_the_source() {
+        let batch = RecordBatch::try_from_iter([(
+            "n",
+            Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        for format in ExportFormat::ALL.into_iter().filter(|f| *f != ExportFormat::Xlsx) {
+            for kind in [std::io::ErrorKind::BrokenPipe, std::io::ErrorKind::StorageFull] {
+                let stream = datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                    batch.schema(),
+                    futures::stream::iter([Ok(batch.clone())]),
+                );
+                let err = write_stream(Box::pin(stream), Failing(kind), ExportOptions::new(format))
+                    .await
+                    .unwrap_err();
+                let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+                let mut found = None;
+                while let Some(e) = source {
+                    if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                        found = Some(io.kind());
+                    }
+                    source = e.source();
+                }
+                assert_eq!(found, Some(kind), "{format:?}: {err}");
+                assert!(
+                    err.to_string().contains("cannot write the output"),
+                    "{format:?}: {err}"
+                );
+            }
+        }
     }
 }

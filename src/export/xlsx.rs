@@ -1,4 +1,4 @@
-//! Excel workbooks, written in rust_xlsxwriter's constant-memory mode: rows go to a temporary file
+//! Excel workbooks, written in `rust_xlsxwriter`'s constant-memory mode: rows go to a temporary file
 //! as they are written, so memory stays flat whatever the row count.
 //!
 //! The header row is frozen and carries an autofilter; numbers are numbers; times are Excel
@@ -142,12 +142,10 @@ fn write_cell(
 fn width(header: &str, kind: Kind) -> f64 {
     let value: usize = match (header, kind) {
         ("FullName", _) => 24,
-        ("Reason", _) => 20,
+        ("Reason", _) | (_, Kind::Text) => 20,
         (_, Kind::Time) => 17,
-        (_, Kind::Int) => 12,
-        (_, Kind::Float) => 12,
+        (_, Kind::Int | Kind::Float) => 12,
         (_, Kind::Bool) => 7,
-        (_, Kind::Text) => 20,
     };
     (header.chars().count().max(value) + 2) as f64
 }
@@ -156,6 +154,10 @@ fn col(c: usize) -> u16 {
     u16::try_from(c).unwrap_or(u16::MAX)
 }
 
+/// An XLSX error: an I/O error stays one (its kind tells a full disk).
 fn xlsx(e: XlsxError) -> datafusion::error::DataFusionError {
-    exec_datafusion_err!("XLSX export failed: {e}")
+    match e {
+        XlsxError::IoError(e) => datafusion::error::DataFusionError::IoError(e),
+        e => exec_datafusion_err!("XLSX export failed: {e}"),
+    }
 }

@@ -11,7 +11,7 @@
 use std::io::Write;
 
 use arrow::array::RecordBatch;
-use datafusion::common::{Result, exec_datafusion_err};
+use datafusion::common::Result;
 
 use super::layout::{Layout, Rows, cell_text};
 
@@ -47,8 +47,7 @@ impl<W: Write> XmlWriter<W> {
     fn start(&mut self) -> Result<()> {
         if !std::mem::replace(&mut self.started, true) {
             self.out
-                .write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AgentRefusal>\n")
-                .map_err(io)?;
+                .write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AgentRefusal>\n")?;
         }
         Ok(())
     }
@@ -58,14 +57,14 @@ impl<W: Write> XmlWriter<W> {
         self.start()?;
         let rows = Rows::new(&self.layout, batch)?;
         for row in 0..rows.len() {
-            self.out.write_all(b"  <Row>").map_err(io)?;
+            self.out.write_all(b"  <Row>")?;
             for (column, (open, close)) in self.tags.iter().enumerate() {
                 cell_text(rows.cell(column, row), &mut self.field);
-                self.out.write_all(open.as_bytes()).map_err(io)?;
-                escape(&self.field, &mut self.out).map_err(io)?;
-                self.out.write_all(close.as_bytes()).map_err(io)?;
+                self.out.write_all(open.as_bytes())?;
+                escape(&self.field, &mut self.out)?;
+                self.out.write_all(close.as_bytes())?;
             }
-            self.out.write_all(b"</Row>\n").map_err(io)?;
+            self.out.write_all(b"</Row>\n")?;
         }
         Ok(())
     }
@@ -73,8 +72,8 @@ impl<W: Write> XmlWriter<W> {
     /// Closes the document and flushes.
     pub fn finish(mut self) -> Result<()> {
         self.start()?;
-        self.out.write_all(b"</AgentRefusal>\n").map_err(io)?;
-        self.out.flush().map_err(io)
+        self.out.write_all(b"</AgentRefusal>\n")?;
+        Ok(self.out.flush()?)
     }
 }
 
@@ -117,10 +116,6 @@ fn element_name(header: &str) -> String {
         name.insert(0, '_');
     }
     name
-}
-
-fn io(e: std::io::Error) -> datafusion::error::DataFusionError {
-    exec_datafusion_err!("write failed: {e}")
 }
 
 #[cfg(test)]

@@ -1,4 +1,11 @@
-//! The catalogue of CXone refusal reasons and the matching rule that maps raw values onto it.
+//! Refusal reasons: CXone's catalogue, the matching rule that maps raw values onto it, the scalar
+//! functions `refusal_reason` and `refusal_reason_text`, and the `refusal_reasons` table.
+
+mod functions;
+mod table;
+
+pub use functions::{ReasonFunction, refusal_reason_text_udf, refusal_reason_udf};
+pub use table::{refusal_reasons_schema, refusal_reasons_table};
 
 /// One canonical refusal reason of CXone's Agent Refusal report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +88,7 @@ fn key(raw: &str, out: &mut String) {
 }
 
 /// Finds the canonical reason a raw value stands for, using a caller-provided scratch buffer.
-pub(crate) fn lookup_with(raw: &str, scratch: &mut String) -> Option<&'static Reason> {
+fn lookup_with(raw: &str, scratch: &mut String) -> Option<&'static Reason> {
     // most values are already canonical
     if let Some(r) = REASONS.iter().find(|r| r.label == raw) {
         return Some(r);

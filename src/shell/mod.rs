@@ -1,4 +1,4 @@
-//! The interactive SQL shell and the statement runner behind `agent-refusal sql`.
+//! The interactive SQL shell and the statement runner behind `agent-refusal sql` (feature `cli`).
 //!
 //! Built from `datafusion-cli`'s public pieces: its rustyline helper (multi-line input, syntax
 //! highlighting, hints), its `\` commands (`\d`, `\?`, `\pset`, `\h`, `\quiet`, ...) and its
@@ -29,17 +29,26 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Editor, Helper};
 
-/// The one-line message of an error: DataFusion's own text without its category prefix and
-/// context wrappers, first line only.
+/// The one-line message of an error: the descriptions of its context layers, then DataFusion's
+/// own text of its root cause without its category prefix, first line only
+/// (`cannot write 'r.csv': No space left on device (os error 28)`).
 pub fn error_line(e: &DataFusionError) -> String {
-    let text = match e.find_root() {
+    let mut parts: Vec<String> = Vec::new();
+    let mut layer = e;
+    while let DataFusionError::Context(description, inner) = layer {
+        parts.push(description.clone());
+        layer = inner;
+    }
+    parts.push(match layer.find_root() {
         DataFusionError::Plan(m) | DataFusionError::Execution(m) | DataFusionError::Configuration(m) => {
             m.clone()
         }
+        DataFusionError::IoError(io) => io.to_string(),
         DataFusionError::SQL(e, _) => format!("SQL error: {e}"),
         other => other.strip_backtrace(),
-    };
-    text.lines().next().unwrap_or_default().to_string()
+    });
+    let line = parts.join(": ");
+    line.lines().next().unwrap_or_default().to_string()
 }
 
 /// A SQL session that runs statements and prints their results.
@@ -75,6 +84,20 @@ impl Shell {
         &self.ctx
     }
 
+    /// The names of the tables in the session's default schema, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let state = self.ctx.state();
+        let options = &state.config_options().catalog;
+        let mut tables = state
+            .catalog_list()
+            .catalog(&options.default_catalog)
+            .and_then(|c| c.schema(&options.default_schema))
+            .map(|s| s.table_names())
+            .unwrap_or_default();
+        tables.sort();
+        tables
+    }
+
     /// Turns the "N row(s) fetched, elapsed" line after each result on or off (`\timing`).
     pub fn set_timing(&mut self, on: bool) {
         self.print.quiet = !on;
@@ -97,7 +120,7 @@ impl Shell {
             if schema.fields().is_empty() {
                 continue; // SET, CREATE, DROP...: nothing to show
             }
-            let rows = batches.iter().map(|b| b.num_rows()).sum();
+            let rows = batches.iter().map(arrow::array::RecordBatch::num_rows).sum();
             let format = self.ctx.state().config_options().format.clone();
             self.print.print_batches(schema, &batches, start, rows, &format)?;
         }
@@ -136,7 +159,7 @@ impl Shell {
             }
             Command::OutputFormat(Some(subcommand)) => match subcommand.parse::<OutputFormat>() {
                 Ok(change) => change.execute(&mut self.print)?,
-                Err(_) => {
+                Err(()) => {
                     return datafusion::common::plan_err!("'\\pset {subcommand}' is not a valid setting");
                 }
             },
@@ -200,13 +223,20 @@ impl Shell {
                         }
                         continue;
                     }
-                    tokio::select! {
-                        result = self.execute_sql(&line) => {
-                            if let Err(e) = result {
-                                eprintln!("Error: {}", error_line(&e));
+                    // Listen for Ctrl-C before the query starts, so that none is missed.
+                    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+                    let cancelled = futures::poll!(&mut interrupt).is_ready()
+                        || tokio::select! {
+                            _ = &mut interrupt => true,
+                            result = self.execute_sql(&line) => {
+                                if let Err(e) = result {
+                                    eprintln!("Error: {}", error_line(&e));
+                                }
+                                false
                             }
-                        }
-                        _ = tokio::signal::ctrl_c() => println!("^C (query cancelled)"),
+                        };
+                    if cancelled {
+                        println!("^C (query cancelled)");
                     }
                     self.refresh_completions(&mut editor);
                 }
@@ -252,18 +282,7 @@ impl Shell {
                 words.push(table);
             }
         }
-        words.extend(
-            [
-                "agent_no",
-                "full_name",
-                "refuse_time",
-                "refusing_agent_id",
-                "contact_id",
-                "station_id",
-                "reason",
-            ]
-            .map(String::from),
-        );
+        words.extend(crate::schema::COLUMNS.iter().map(|c| c.name.to_string()));
         words.sort();
         words.dedup();
         if let Some(helper) = editor.helper_mut() {

@@ -1,23 +1,11 @@
 //! Runs the built `agent-refusal` binary on files and checks what it writes.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_agent-refusal"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+use crate::common::{bin, run, stderr, stdout};
+use crate::read;
 
 /// `sql --data DATA --format csv` with `args` (its -c and -f).
 fn sql_csv(data: &str, args: &[&str]) -> Output {
@@ -272,12 +260,60 @@ fn bad_inputs_fail_with_one_line_and_leave_no_file() {
             "'Mars/Olympus'",
         ),
         (vec!["--range", "fortnight"], "'fortnight'"),
+        (
+            vec!["--from", "2026-03-01", "--to", "2026-03-01", "--format", "pdf"],
+            "'pdf'",
+        ),
+        (
+            vec![
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+                "--memory-limit",
+                "lots",
+            ],
+            "'lots'",
+        ),
+        (
+            vec![
+                "--from",
+                "2026-03-01",
+                "--to",
+                "2026-03-01",
+                "--order",
+                "refusals",
+            ],
+            "invalid order 'refusals'",
+        ),
     ] {
+        // usage errors: exit status 2, before any data is read (the folder does not exist)
+        let missing = data.path().join("no such folder");
+        let mut all = vec!["report", "--data", missing.to_str().unwrap(), "--output", o_];
+        all.extend(args.iter().copied());
+        let o = run(&all);
+        assert_one_line_error(&o, needle);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        // and the same with data that exists
         let mut all = vec!["report", "--data", d, "--output", o_];
         all.extend(args);
-        assert_one_line_error(&run(&all), needle);
+        let o = run(&all);
+        assert_one_line_error(&o, needle);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert!(!out.exists());
     }
+    // a folder that cannot be read is an error while running: exit status 1, naming it
+    let o = run(&[
+        "report",
+        "--data",
+        "/no/such/folder",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-01",
+    ]);
+    assert_one_line_error(&o, "'/no/such/folder'");
+    assert_eq!(o.status.code(), Some(1));
     // an existing file keeps its content
     std::fs::write(&out, "precious").unwrap();
     let o = run(&[
@@ -379,6 +415,10 @@ fn sql_runs_commands_and_files_in_order_and_stops_at_the_first_error() {
 fn every_format_from_the_cli() {
     let data = csv_data();
     let outputs = tempfile::tempdir().unwrap();
+    let csv = outputs.path().join("golden.csv");
+    std::fs::write(&csv, GOLDEN).unwrap();
+    let want = read::delimited(&csv, b',');
+    assert_eq!(want.len(), 3, "the header and two rows");
     for format in ["csv", "tab", "xml", "xlsx", "parquet", "json", "ndjson"] {
         let out = outputs.path().join(format!("out.{format}"));
         let o = report_march_8(
@@ -387,7 +427,19 @@ fn every_format_from_the_cli() {
         );
         assert!(o.status.success(), "{format}: {}", stderr(&o));
         assert!(stderr(&o).contains("wrote 2 rows"), "{format}: {}", stderr(&o));
-        assert!(std::fs::metadata(&out).unwrap().len() > 0, "{format}");
+        // read back with a third-party parser, as CXone's six text cells
+        let got = match format {
+            "csv" => read::delimited(&out, b','),
+            "tab" => read::delimited(&out, b'\t'),
+            "xml" => read::xml_as_rows(&out),
+            "xlsx" => read::xlsx_as_rows(&out),
+            "parquet" => read::report_batch_as_rows(&read::parquet(&out)),
+            "json" | "ndjson" => {
+                read::json_as_rows(&std::fs::read_to_string(&out).unwrap(), format == "ndjson")
+            }
+            _ => unreachable!(),
+        };
+        assert_eq!(got, want, "{format}");
     }
     // text formats go to stdout too
     let o = report_march_8(data.path(), &["--format", "xml"]);
@@ -507,9 +559,22 @@ fn sql_prints_every_format() {
     for format in ["table", "csv", "tsv", "json", "ndjson"] {
         let o = run(&["sql", "--data", &golden_data(), "--format", format, "-c", sql]);
         assert!(o.status.success(), "{format}: {}", stderr(&o));
-        all.push_str(&format!("== {format}\n{}", stdout(&o)));
+        let _ = write!(all, "== {format}\n{}", stdout(&o));
     }
     golden("sql_formats.out", &all);
+    // one vocabulary: `tab` and `tsv` name the same format in `sql` and in `report`
+    let tsv = run(&["sql", "--data", &golden_data(), "--format", "tsv", "-c", sql]);
+    let tab = run(&["sql", "--data", &golden_data(), "--format", "tab", "-c", sql]);
+    assert!(tab.status.success(), "{}", stderr(&tab));
+    assert_eq!(stdout(&tab), stdout(&tsv));
+    let data = csv_data();
+    let tab = report_march_8(data.path(), &["--format", "tab"]);
+    let tsv = report_march_8(data.path(), &["--format", "tsv"]);
+    let upper = report_march_8(data.path(), &["--format", "TSV"]);
+    assert!(tsv.status.success() && upper.status.success(), "{}", stderr(&tsv));
+    assert_eq!(stdout(&tsv), stdout(&tab));
+    assert_eq!(stdout(&upper), stdout(&tab));
+    assert!(stdout(&tab).contains('\t'));
 }
 
 #[test]
@@ -542,7 +607,7 @@ fn memory_limit_is_checked_and_applied() {
             "--memory-limit",
             "lots",
         ]),
-        "invalid --memory-limit 'lots'",
+        "invalid value 'lots' for '--memory-limit <SIZE>'",
     );
     let o = run(&[
         "sql",

@@ -1,15 +1,13 @@
-//! `agent_refusal(...)`: the Agent Refusal report as a table function.
+//! The report's logical plan over the session's `refusals`, `contacts` and `agents` tables.
 //!
-//! The function returns a view: a logical plan over the session's `refusals`, `contacts` and
-//! `agents` tables that DataFusion inlines and optimizes with the rest of the query. The window
-//! becomes a range predicate on the refusals' `refuse_time` column, so it reaches the scan.
+//! DataFusion inlines it and optimizes it with the rest of the query: the window becomes a range
+//! predicate on the refusals' `refuse_time` column, so it reaches the scan (row-group pruning),
+//! and columns nothing reads are not read.
 
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, TimeUnit};
-use chrono::{NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
-use datafusion::catalog::view::ViewTable;
-use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{
     Column, JoinType, Result, ScalarValue, TableReference, plan_datafusion_err, plan_err,
 };
@@ -19,183 +17,12 @@ use datafusion::functions_aggregate::expr_fn::min;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, col, lit};
 use futures::FutureExt;
 
+use super::ResolvedReport;
 use crate::config::AgentRefusalConfig;
-use crate::refusal_reason::refusal_reason_udf;
-use crate::window::{self, EndTime, Window};
-use crate::zone::Zone;
-
-/// The `agent_refusal` table function. Register it with [`crate::register`].
-#[derive(Debug, Default)]
-pub struct AgentRefusal;
-
-/// A fully resolved report request: the local window and the zone that reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReportRequest {
-    /// The local-clock window.
-    pub window: Window,
-    /// The zone in which the window and `refuse_time` are read (standard time when DST is ignored).
-    pub zone: Zone,
-}
-
-impl TableFunctionImpl for AgentRefusal {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let session = args.session();
-        let config = session
-            .config_options()
-            .extensions
-            .get::<AgentRefusalConfig>()
-            .cloned()
-            .unwrap_or_default();
-        let request = resolve_request(args.exprs(), session, &config)?;
-        let plan = report_plan(session, &config, &request)?;
-        Ok(Arc::new(ViewTable::new(plan, None)))
-    }
-}
-
-/// Reads the function's arguments and settings into a window and a zone.
-fn resolve_request(
-    exprs: &[Expr],
-    session: &dyn Session,
-    config: &AgentRefusalConfig,
-) -> Result<ReportRequest> {
-    let names = ["start date", "end date", "start time", "end time", "time zone"];
-    let mut texts = Vec::with_capacity(exprs.len());
-    for (i, e) in exprs.iter().enumerate() {
-        texts.push(constant_arg(e, names.get(i).copied().unwrap_or("argument"))?);
-    }
-    let zone_text = match texts.get(4) {
-        Some(Arg::Text(z)) => Some(z.clone()),
-        Some(_) => return plan_err!("agent_refusal: the time zone must be text, such as 'America/New_York'"),
-        None => config
-            .time_zone
-            .clone()
-            .or_else(|| session.config_options().execution.time_zone.clone()),
-    };
-    let named_zone = match &zone_text {
-        Some(z) => Zone::parse(z)?,
-        None => Zone::UTC,
-    };
-    let effective = |start: chrono::NaiveDateTime| {
-        if config.ignore_dst {
-            named_zone.without_dst(start)
-        } else {
-            named_zone
-        }
-    };
-    let window = match texts.as_slice() {
-        [Arg::Text(p)] if window::is_preset(p) => {
-            let now = session
-                .execution_props()
-                .query_execution_start_time
-                .unwrap_or_else(Utc::now)
-                .timestamp();
-            let probe = effective(
-                chrono::DateTime::from_timestamp(now, 0)
-                    .unwrap_or_default()
-                    .naive_utc(),
-            );
-            let local = now + probe.offset_at(now);
-            let today = chrono::DateTime::from_timestamp(local, 0)
-                .unwrap_or_default()
-                .date_naive();
-            Window::preset(p, today)?
-        }
-        [Arg::Text(p)] => {
-            return plan_err!(
-                "agent_refusal: unknown date range preset '{p}': use one of {}",
-                window::PRESETS.join(", ")
-            );
-        }
-        [start, end] => Window::new(
-            start.date("start date")?,
-            end.date("end date")?,
-            NaiveTime::MIN,
-            EndTime::END_OF_DAY,
-        )?,
-        [start, end, st, et] | [start, end, st, et, _] => Window::new(
-            start.date("start date")?,
-            end.date("end date")?,
-            st.time("start time")?.time,
-            et.time("end time")?,
-        )?,
-        _ => {
-            return plan_err!(
-                "agent_refusal takes (preset), (start_date, end_date), (start_date, end_date, start_time, end_time) or (start_date, end_date, start_time, end_time, time_zone); got {} arguments",
-                exprs.len()
-            );
-        }
-    };
-    Ok(ReportRequest {
-        window,
-        zone: effective(window.start),
-    })
-}
-
-/// A constant argument, as text or as a typed date or time.
-enum Arg {
-    Text(String),
-    Date(NaiveDate),
-    Time(NaiveTime),
-}
-
-impl Arg {
-    fn date(&self, what: &str) -> Result<NaiveDate> {
-        match self {
-            Arg::Text(t) => window::parse_date(t, what),
-            Arg::Date(d) => Ok(*d),
-            Arg::Time(t) => plan_err!("agent_refusal: invalid {what} '{t}': expected a date YYYY-MM-DD"),
-        }
-    }
-
-    fn time(&self, what: &str) -> Result<EndTime> {
-        match self {
-            Arg::Text(t) => window::parse_time(t, what),
-            // A TIME value with seconds counts to the second, otherwise to the minute (like 'HH:MM').
-            Arg::Time(t) => Ok(EndTime {
-                time: t.with_nanosecond(0).unwrap_or(*t),
-                has_seconds: t.second() != 0,
-            }),
-            Arg::Date(d) => {
-                plan_err!("agent_refusal: invalid {what} '{d}': expected a time HH:MM or HH:MM:SS")
-            }
-        }
-    }
-}
-
-fn constant_arg(e: &Expr, what: &str) -> Result<Arg> {
-    let Expr::Literal(value, _) = e else {
-        return plan_err!("agent_refusal: the {what} must be a constant, got {e}");
-    };
-    if value.is_null() {
-        return plan_err!("agent_refusal: the {what} is NULL");
-    }
-    let arg = match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            Arg::Text(s.clone())
-        }
-        ScalarValue::Date32(Some(d)) => Arg::Date(
-            NaiveDate::from_num_days_from_ce_opt(d + 719_163)
-                .ok_or_else(|| plan_datafusion_err!("agent_refusal: the {what} {value} is out of range"))?,
-        ),
-        ScalarValue::Time32Second(Some(_))
-        | ScalarValue::Time32Millisecond(Some(_))
-        | ScalarValue::Time64Microsecond(Some(_))
-        | ScalarValue::Time64Nanosecond(Some(_)) => {
-            let nanos = match value.cast_to(&DataType::Time64(TimeUnit::Nanosecond))? {
-                ScalarValue::Time64Nanosecond(Some(n)) => n,
-                _ => 0,
-            };
-            Arg::Time(NaiveTime::MIN + TimeDelta::nanoseconds(nanos))
-        }
-        other => {
-            return plan_err!(
-                "agent_refusal: the {what} must be a DATE, TIME or text constant, got {other} of type {}",
-                other.data_type()
-            );
-        }
-    };
-    Ok(arg)
-}
+use crate::reasons::refusal_reason_udf;
+use crate::schema::{
+    AGENT_NO, CONTACT_ID, FULL_NAME, REASON, REFUSE_TIME, REFUSING_AGENT_ID, STATION_ID, column_names,
+};
 
 /// One input table of the report, resolved in the session's catalog.
 struct Input {
@@ -247,22 +74,21 @@ impl Input {
     /// The column `name` (exact match first, else the one case-insensitive match) and its type.
     fn column(&self, name: &str) -> Result<(Expr, DataType)> {
         let schema = self.provider.schema();
-        let field: &Field = match schema.field_with_name(name) {
-            Ok(f) => f,
-            Err(_) => {
-                let mut matches = schema
-                    .fields()
-                    .iter()
-                    .filter(|f| f.name().eq_ignore_ascii_case(name));
-                match (matches.next(), matches.next()) {
-                    (Some(f), None) => f,
-                    _ => {
-                        return plan_err!(
-                            "agent_refusal: table '{}' has no column '{name}' (it has: {})",
-                            self.name,
-                            crate::column_names(&schema)
-                        );
-                    }
+        let field: &Field = if let Ok(f) = schema.field_with_name(name) {
+            f
+        } else {
+            let mut matches = schema
+                .fields()
+                .iter()
+                .filter(|f| f.name().eq_ignore_ascii_case(name));
+            match (matches.next(), matches.next()) {
+                (Some(f), None) => f,
+                _ => {
+                    return plan_err!(
+                        "agent_refusal: table '{}' has no column '{name}' (it has: {})",
+                        self.name,
+                        column_names(&schema)
+                    );
                 }
             }
         };
@@ -316,16 +142,11 @@ impl Input {
     }
 }
 
-/// The output type of `refuse_time`: microseconds, in the report's zone.
-pub fn refuse_time_type(zone: Zone) -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some(zone.arrow_name()))
-}
-
 /// `refuse_time` restricted to the window, and the same column as a UTC-based instant in `zone`.
-fn refuse_time(refusals: &Input, request: &ReportRequest) -> Result<(Expr, Expr)> {
+fn refuse_time(refusals: &Input, request: &ResolvedReport) -> Result<(Expr, Expr)> {
     let (raw, t) = refusals.column("refuse_time")?;
     let ranges = request.zone.utc_ranges(request.window.start, request.window.end);
-    let out_type = refuse_time_type(request.zone);
+    let out_type = REFUSE_TIME.data_type(request.zone);
     // The instant with its values in UTC, and a literal maker in the same type, so that the
     // predicate compares the stored column itself (and prunes row groups and files).
     let (instant, literal): (Expr, Box<dyn Fn(i64) -> Expr>) = match &t {
@@ -386,12 +207,15 @@ fn refuse_time(refusals: &Input, request: &ReportRequest) -> Result<(Expr, Expr)
     Ok((predicate, output))
 }
 
-/// Builds the report's logical plan for `request` over the session's tables.
-pub fn report_plan(
-    session: &dyn Session,
-    config: &AgentRefusalConfig,
-    request: &ReportRequest,
-) -> Result<LogicalPlan> {
+/// The report's logical plan for a resolved request, over the tables that the session's
+/// `agent_refusal.*_table` settings name.
+pub fn report_plan(session: &dyn Session, request: &ResolvedReport) -> Result<LogicalPlan> {
+    let config = session
+        .config_options()
+        .extensions
+        .get::<AgentRefusalConfig>()
+        .cloned()
+        .unwrap_or_default();
     let refusals = Input::resolve(session, &config.refusals_table, "refusals_table")?;
     let contacts = Input::resolve(session, &config.contacts_table, "contacts_table")?;
     let agents = Input::resolve(session, &config.agents_table, "agents_table")?;
@@ -454,7 +278,7 @@ pub fn report_plan(
 
     // The small lookups are the build sides (left) and the refusals stream through as the probe
     // side (right), so every join keeps the refusals' order: when the refusals are known to be
-    // sorted by time, the final sort only orders the ties (see `crate::partial_sort`).
+    // sorted by time, the final sort only orders the ties (see `super::partial_sort`).
     let with_contact = LogicalPlanBuilder::from(c)
         .join(
             r,
@@ -477,18 +301,20 @@ pub fn report_plan(
             None,
         )?
         .project(vec![
-            col("r.contact_id").alias("contact_id"),
-            coalesce(vec![col("c.last_agent"), col("r.agent_id")]).alias("agent_no"),
-            col("a.full_name").alias("full_name"),
-            col("r.station_id").alias("station_id"),
-            refusal_reason_udf().call(vec![col("r.reason")]).alias("reason"),
-            col("r.refuse_time").alias("refuse_time"),
-            col("r.agent_id").alias("refusing_agent_id"),
+            col("r.contact_id").alias(CONTACT_ID.name),
+            coalesce(vec![col("c.last_agent"), col("r.agent_id")]).alias(AGENT_NO.name),
+            col("a.full_name").alias(FULL_NAME.name),
+            col("r.station_id").alias(STATION_ID.name),
+            refusal_reason_udf()
+                .call(vec![col("r.reason")])
+                .alias(REASON.name),
+            col("r.refuse_time").alias(REFUSE_TIME.name),
+            col("r.agent_id").alias(REFUSING_AGENT_ID.name),
         ])?
         .sort(vec![
-            col("refuse_time").sort(true, false),
-            col("contact_id").sort(true, false),
-            col("refusing_agent_id").sort(true, false),
+            col(REFUSE_TIME.name).sort(true, false),
+            col(CONTACT_ID.name).sort(true, false),
+            col(REFUSING_AGENT_ID.name).sort(true, false),
         ])?
         // DataFusion's SQL planner drops an ORDER BY inside a relation unless a LIMIT sits above
         // it (`sql_parser.enable_subquery_sort_elimination`). The report's order is part of its

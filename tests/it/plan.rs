@@ -37,9 +37,11 @@ async fn parquet_session() -> (SessionContext, tempfile::TempDir) {
         vec![
             Arc::new(Int64Array::from_iter_values(0..n)),
             Arc::new(Int64Array::from_iter_values((0..n).map(|i| i % 7))),
-            Arc::new(Int64Array::from_iter(
-                (0..n).map(|i| (i % 5 != 0).then_some(5000 + i % 3)),
-            )),
+            Arc::new(
+                (0..n)
+                    .map(|i| (i % 5 != 0).then_some(5000 + i % 3))
+                    .collect::<Int64Array>(),
+            ),
             Arc::new(StringArray::from_iter_values(
                 (0..n).map(|i| if i % 2 == 0 { "no answer" } else { "Busy" }),
             )),
@@ -130,7 +132,13 @@ async fn window_reaches_the_parquet_scan_and_prunes_row_groups() {
         assert!(!scan.contains("notes"), "unused column read: {scan}");
     }
     let batches = collect(Arc::clone(&plan), ctx.task_ctx()).await.unwrap();
-    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 100);
+    assert_eq!(
+        batches
+            .iter()
+            .map(arrow::array::RecordBatch::num_rows)
+            .sum::<usize>(),
+        100
+    );
     // Of the three one-day row groups, statistics leave only the one of 2026-03-03 to read.
     let metrics = scan_metrics(&plan);
     let pruning = metrics
@@ -224,9 +232,11 @@ async fn declared_order_makes_the_final_sort_partial_with_the_same_result() {
         vec![
             Arc::new(Int64Array::from_iter_values((0..n).map(|i| 1000 - i % 10))),
             Arc::new(Int64Array::from_iter_values((0..n).map(|i| 9 - i % 3))),
-            Arc::new(Int64Array::from_iter(
-                (0..n).map(|i| (i % 5 != 0).then_some(5000 + i % 3)),
-            )),
+            Arc::new(
+                (0..n)
+                    .map(|i| (i % 5 != 0).then_some(5000 + i % 3))
+                    .collect::<Int64Array>(),
+            ),
             Arc::new(StringArray::from_iter_values((0..n).map(|_| "Busy"))),
             Arc::new(
                 TimestampMicrosecondArray::from_iter_values((0..n).map(|i| start + (i / 10) * 60_000_000))

@@ -56,54 +56,94 @@ impl Window {
             end: last + unit,
         })
     }
+}
 
-    /// The window of a date-range preset, relative to `today` in the report's zone.
-    ///
-    /// `last 7 days` and `last 30 days` are the full days before today; weeks start on Sunday.
-    pub fn preset(name: &str, today: NaiveDate) -> Result<Window> {
+/// A date-range preset of CXone's report, relative to today in the report's zone.
+///
+/// `last 7 days` and `last 30 days` are the full days before today; weeks start on Sunday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Preset {
+    /// Today so far (the whole day).
+    Today,
+    /// The day before today.
+    Yesterday,
+    /// The 7 full days before today.
+    Last7Days,
+    /// The 30 full days before today.
+    Last30Days,
+    /// The previous Sunday-to-Saturday week.
+    PreviousWeek,
+    /// The previous calendar month.
+    PreviousMonth,
+    /// The first of this month through today.
+    MonthToDate,
+}
+
+impl Preset {
+    /// Every preset, in CXone's order.
+    pub const ALL: [Preset; 7] = [
+        Preset::Today,
+        Preset::Yesterday,
+        Preset::Last7Days,
+        Preset::Last30Days,
+        Preset::PreviousWeek,
+        Preset::PreviousMonth,
+        Preset::MonthToDate,
+    ];
+
+    /// The preset's name, as `agent_refusal(preset)` and `report --range` take it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Today => "today",
+            Preset::Yesterday => "yesterday",
+            Preset::Last7Days => "last 7 days",
+            Preset::Last30Days => "last 30 days",
+            Preset::PreviousWeek => "previous week",
+            Preset::PreviousMonth => "previous month",
+            Preset::MonthToDate => "month to date",
+        }
+    }
+
+    /// Parses a preset name: case is ignored and spaces, `_` and `-` are interchangeable.
+    pub fn parse(name: &str) -> Result<Preset> {
+        let key = normalize_preset(name);
+        if let Some(p) = Self::ALL.into_iter().find(|p| normalize_preset(p.name()) == key) {
+            Ok(p)
+        } else {
+            plan_err!(
+                "agent_refusal: unknown date range preset '{name}': use one of {}",
+                Self::ALL.map(Preset::name).join(", ")
+            )
+        }
+    }
+
+    /// The preset's window, relative to `today` in the report's zone.
+    pub fn window(self, today: NaiveDate) -> Result<Window> {
         let days = |n: u64| today.checked_sub_days(Days::new(n)).unwrap_or(today);
-        let (from, to) = match normalize_preset(name).as_str() {
-            "today" => (today, today),
-            "yesterday" => (days(1), days(1)),
-            "last7days" => (days(7), days(1)),
-            "last30days" => (days(30), days(1)),
-            "previousweek" => {
+        let first_of_month = today.with_day(1).unwrap_or(today);
+        let (from, to) = match self {
+            Preset::Today => (today, today),
+            Preset::Yesterday => (days(1), days(1)),
+            Preset::Last7Days => (days(7), days(1)),
+            Preset::Last30Days => (days(30), days(1)),
+            Preset::PreviousWeek => {
                 let this_sunday = days(u64::from(today.weekday().num_days_from_sunday()));
                 let sunday = this_sunday - Days::new(7);
                 (sunday, sunday + Days::new(6))
             }
-            "previousmonth" => {
-                let first = today.with_day(1).unwrap_or(today);
-                let prev = first - Months::new(1);
-                (prev, first - Days::new(1))
-            }
-            "monthtodate" => (today.with_day(1).unwrap_or(today), today),
-            _ => {
-                return plan_err!(
-                    "agent_refusal: unknown date range preset '{name}': use one of {}",
-                    PRESETS.join(", ")
-                );
-            }
+            Preset::PreviousMonth => (first_of_month - Months::new(1), first_of_month - Days::new(1)),
+            Preset::MonthToDate => (first_of_month, today),
         };
         Window::new(from, to, NaiveTime::MIN, EndTime::END_OF_DAY)
     }
 }
 
-/// The preset names accepted by `agent_refusal(preset)` and `report --range`.
-pub const PRESETS: [&str; 7] = [
-    "today",
-    "yesterday",
-    "last 7 days",
-    "last 30 days",
-    "previous week",
-    "previous month",
-    "month to date",
-];
+impl std::str::FromStr for Preset {
+    type Err = datafusion::error::DataFusionError;
 
-/// Whether `name` is a preset name (spaces, `_` and `-` are interchangeable, case is ignored).
-pub fn is_preset(name: &str) -> bool {
-    let n = normalize_preset(name);
-    PRESETS.iter().any(|p| normalize_preset(p) == n)
+    fn from_str(name: &str) -> Result<Preset> {
+        Preset::parse(name)
+    }
 }
 
 fn normalize_preset(name: &str) -> String {
@@ -218,7 +258,7 @@ mod tests {
     #[test]
     fn presets() {
         let today = d("2026-11-26"); // a Thursday
-        let p = |n| Window::preset(n, today).unwrap();
+        let p = |n| Preset::parse(n).unwrap().window(today).unwrap();
         assert_eq!(p("today").start.date(), today);
         assert_eq!(p("yesterday").start.date(), d("2026-11-25"));
         assert_eq!(
@@ -235,6 +275,6 @@ mod tests {
             (d("2026-10-01"), d("2026-11-01"))
         );
         assert_eq!(p("month to date").start.date(), d("2026-11-01"));
-        assert!(Window::preset("fortnight", today).is_err());
+        assert!(Preset::parse("fortnight").is_err());
     }
 }

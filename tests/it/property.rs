@@ -154,7 +154,7 @@ fn canonical(raw: &str) -> String {
     LABELS
         .iter()
         .find(|l| norm(l) == norm(raw))
-        .map_or(raw.to_string(), |l| l.to_string())
+        .map_or(raw.to_string(), std::string::ToString::to_string)
 }
 
 type Row = (i64, i64, Option<String>, Option<i64>, Option<String>, i64, i64);
@@ -284,13 +284,16 @@ fn run(c: &Case, sorted: bool) -> Result<(), TestCaseError> {
         ),
         (
             "station_id",
-            Arc::new(Int64Array::from_iter(c.events.iter().map(|e| e.2))),
+            Arc::new(c.events.iter().map(|e| e.2).collect::<Int64Array>()),
         ),
         (
             "reason",
-            Arc::new(StringArray::from_iter(
-                c.events.iter().map(|e| e.3.map(|i| RAW_REASONS[i])),
-            )),
+            Arc::new(
+                c.events
+                    .iter()
+                    .map(|e| e.3.map(|i| RAW_REASONS[i]))
+                    .collect::<StringArray>(),
+            ),
         ),
         ("refuse_time", Arc::new(ts)),
     ]);
@@ -311,7 +314,7 @@ fn run(c: &Case, sorted: bool) -> Result<(), TestCaseError> {
             ),
             (
                 "agent_id",
-                Arc::new(Int64Array::from_iter(c.contacts.iter().map(|k| k.1))),
+                Arc::new(c.contacts.iter().map(|k| k.1).collect::<Int64Array>()),
             ),
         ]),
     )
@@ -325,11 +328,11 @@ fn run(c: &Case, sorted: bool) -> Result<(), TestCaseError> {
             ),
             (
                 "first_name",
-                Arc::new(StringArray::from_iter(c.agents.iter().map(|a| a.1))),
+                Arc::new(c.agents.iter().map(|a| a.1).collect::<StringArray>()),
             ),
             (
                 "last_name",
-                Arc::new(StringArray::from_iter(c.agents.iter().map(|a| a.2))),
+                Arc::new(c.agents.iter().map(|a| a.2).collect::<StringArray>()),
             ),
         ]),
     )

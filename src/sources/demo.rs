@@ -5,6 +5,15 @@
 //! most common reason, a few agents who refuse far more than the rest and one station with
 //! telephony trouble (`Bad Number`).
 
+// The generator works in u64 (its random numbers, counts of `scale` times a few thousand) and
+// stores i64 ids and offsets; every value is far below 2^53 for any `u32` scale, so its casts
+// between them neither wrap nor truncate.
+#![allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,9 +25,9 @@ use datafusion::catalog::MemTable;
 use datafusion::common::{Result, exec_datafusion_err, plan_err};
 use datafusion::prelude::SessionContext;
 
-/// First day of the demo data (local, America/New_York).
+/// First day of the demo data (local, `America/New_York`).
 pub const FIRST_DAY: &str = "2026-02-16";
-/// Last day of the demo data (local, America/New_York).
+/// Last day of the demo data (local, `America/New_York`).
 pub const LAST_DAY: &str = "2026-03-29";
 
 const FIRST_NAMES: [&str; 24] = [
@@ -47,7 +56,7 @@ const REASON_MIX: [(&str, u32); 13] = [
 ];
 const TEAMS: [&str; 4] = ["Billing", "Support", "Sales", "Retention"];
 
-/// A small deterministic generator (SplitMix64).
+/// A small deterministic generator (`SplitMix64`).
 struct Rng(u64);
 
 impl Rng {
@@ -86,6 +95,7 @@ impl Rng {
 ///
 /// `scale` multiplies the number of agents, stations, contacts and refusals (scale 1: 60 agents,
 /// 40 stations, about 6,000 refusals and 24,000 contacts).
+#[allow(clippy::too_many_lines)] // one table after another, each a short block
 pub fn demo_tables(scale: u32) -> Result<Vec<(&'static str, RecordBatch)>> {
     if scale == 0 {
         return plan_err!("demo data: the scale must be at least 1, got 0");
@@ -248,7 +258,7 @@ pub fn demo_tables(scale: u32) -> Result<Vec<(&'static str, RecordBatch)>> {
         ),
         (
             "station_id",
-            Arc::new(Int64Array::from_iter(events.iter().map(|e| e.2))),
+            Arc::new(events.iter().map(|e| e.2).collect::<Int64Array>()),
             true,
         ),
         (

@@ -1,4 +1,6 @@
-//! Registering a folder of data files as tables: `--data DIR`.
+//! Data sources: a folder of data files as tables (`--data DIR`), and the built-in demo data ([`demo`]).
+
+pub mod demo;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -217,7 +219,7 @@ pub async fn register_path(
         if let Some(missing) = order.columns.iter().find(|c| schema.field_with_name(c).is_err()) {
             return plan_err!(
                 "--order: table '{name}' has no column '{missing}' (it has: {})",
-                crate::column_names(&schema)
+                crate::schema::column_names(&schema)
             );
         }
     }

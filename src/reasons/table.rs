@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemTable;
 use datafusion::common::Result;
 
-use crate::reasons::REASONS;
+use super::REASONS;
 
 /// Schema of `refusal_reasons`: `reason`, `description`, `cause_codes` (list of Int64).
 pub fn refusal_reasons_schema() -> SchemaRef {

@@ -7,6 +7,8 @@ use arrow::array::RecordBatch;
 use calamine::{Data, DataType, Reader, Xlsx, open_workbook};
 use datafusion::prelude::SessionContext;
 
+use crate::read;
+
 /// Agents whose names need quoting or escaping, a NULL station and an unknown agent.
 async fn session() -> SessionContext {
     let ctx = SessionContext::new();
@@ -29,6 +31,21 @@ async fn session() -> SessionContext {
 }
 
 const REPORT: &str = "SELECT * FROM agent_refusal('2026-03-08', '2026-03-08')";
+
+/// Runs a `COPY` statement and returns the row count it reports.
+async fn copied(ctx: &SessionContext, copy: &str) -> u64 {
+    let batches = ctx.sql(copy).await.unwrap().collect().await.unwrap();
+    let [batch] = batches.as_slice() else {
+        panic!("COPY returns one batch, got {}", batches.len());
+    };
+    assert_eq!(batch.num_rows(), 1, "COPY returns one row");
+    let count = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::UInt64Array>()
+        .expect("COPY's count is a UInt64");
+    count.value(0)
+}
 
 /// The six CXone fields of each row, as the text formats must write them.
 fn expected_cxone() -> Vec<Vec<&'static str>> {
@@ -66,25 +83,9 @@ fn expected_cxone() -> Vec<Vec<&'static str>> {
 async fn export(ctx: &SessionContext, dir: &Path, format: ExportFormat, headers: bool) -> PathBuf {
     let path = dir.join(format!("report.{}", format.extension()));
     let df = ctx.sql(REPORT).await.unwrap();
-    let options = ExportOptions {
-        format,
-        headers,
-        progress: false,
-    };
+    let options = ExportOptions::new(format).with_headers(headers);
     assert_eq!(export_dataframe(df, &path, options).await.unwrap(), 5);
     path
-}
-
-fn read_delimited(path: &Path, delimiter: u8) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .from_path(path)
-        .unwrap();
-    reader
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_string).collect())
-        .collect()
 }
 
 #[tokio::test]
@@ -93,7 +94,7 @@ async fn csv_and_tab_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     for (format, delimiter) in [(ExportFormat::Csv, b','), (ExportFormat::Tab, b'\t')] {
         let path = export(&ctx, dir.path(), format, true).await;
-        assert_eq!(read_delimited(&path, delimiter), expected_cxone(), "{format:?}");
+        assert_eq!(read::delimited(&path, delimiter), expected_cxone(), "{format:?}");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             text.ends_with("\r\n") && text.matches("\r\n").count() == 6,
@@ -101,7 +102,7 @@ async fn csv_and_tab_round_trip() {
         );
         let path = export(&ctx, dir.path(), format, false).await;
         assert_eq!(
-            read_delimited(&path, delimiter),
+            read::delimited(&path, delimiter),
             expected_cxone()[1..].to_vec(),
             "{format:?}"
         );
@@ -118,42 +119,7 @@ async fn xml_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = export(&ctx, dir.path(), ExportFormat::Xml, true).await;
     let text = std::fs::read_to_string(&path).unwrap();
-    let mut reader = quick_xml::Reader::from_str(&text);
-    let (mut rows, mut row, mut element, mut value) = (Vec::new(), Vec::new(), String::new(), String::new());
-    let mut path_stack = Vec::new();
-    loop {
-        match reader.read_event().unwrap() {
-            quick_xml::events::Event::Start(e) => {
-                let name = e.name().as_ref().to_string();
-                path_stack.push(name.clone());
-                element = name;
-                value.clear();
-            }
-            quick_xml::events::Event::Text(t) => value.push_str(&t.into_inner()),
-            quick_xml::events::Event::GeneralRef(r) => {
-                let name = r.into_inner().into_owned();
-                value.push_str(match name.as_str() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    other => panic!("unexpected entity {other}"),
-                });
-            }
-            quick_xml::events::Event::End(_) => {
-                path_stack.pop();
-                match element.as_str() {
-                    "Row" => rows.push(std::mem::take(&mut row)),
-                    "AgentRefusal" => {}
-                    name => row.push((name.to_string(), std::mem::take(&mut value))),
-                }
-                element = path_stack.last().cloned().unwrap_or_default();
-            }
-            quick_xml::events::Event::Eof => break,
-            _ => {}
-        }
-    }
+    let rows = read::xml(&text);
     let expected = expected_cxone();
     let want: Vec<Vec<(String, String)>> = expected[1..]
         .iter()
@@ -178,7 +144,7 @@ async fn xlsx_round_trip() {
     let range = book.worksheet_range("Agent Refusal").unwrap();
     let rows: Vec<&[Data]> = range.rows().collect();
     assert_eq!(rows.len(), 6);
-    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    let header: Vec<String> = rows[0].iter().map(std::string::ToString::to_string).collect();
     assert_eq!(header, expected_cxone()[0]);
     assert_eq!(rows[1][0], Data::Float(100.0));
     assert_eq!(rows[1][2], Data::String("Ana Smith, Jr.".into()));
@@ -352,35 +318,17 @@ async fn copy_to_writes_any_query_in_the_new_formats() {
     let ctx = session().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    ctx.sql(&format!("COPY ({REPORT}) TO '{d}/r.xlsx'"))
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    ctx.sql(&format!("COPY ({REPORT}) TO '{d}/r.xml' STORED AS XML"))
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    ctx.sql(&format!("COPY ({REPORT}) TO '{d}/r.csv' STORED AS CXONE_CSV"))
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    ctx.sql(&format!(
-        "COPY ({REPORT}) TO '{d}/r.txt' STORED AS CXONE_TAB OPTIONS ('headers' 'false')"
-    ))
-    .await
-    .unwrap()
-    .collect()
-    .await
-    .unwrap();
-    assert_eq!(read_delimited(&dir.path().join("r.csv"), b','), expected_cxone());
+    for copy in [
+        format!("COPY ({REPORT}) TO '{d}/r.xlsx'"),
+        format!("COPY ({REPORT}) TO '{d}/r.xml' STORED AS XML"),
+        format!("COPY ({REPORT}) TO '{d}/r.csv' STORED AS CXONE_CSV"),
+        format!("COPY ({REPORT}) TO '{d}/r.txt' STORED AS CXONE_TAB OPTIONS ('headers' 'false')"),
+    ] {
+        assert_eq!(copied(&ctx, &copy).await, 5, "{copy}");
+    }
+    assert_eq!(read::delimited(&dir.path().join("r.csv"), b','), expected_cxone());
     assert_eq!(
-        read_delimited(&dir.path().join("r.txt"), b'\t'),
+        read::delimited(&dir.path().join("r.txt"), b'\t'),
         expected_cxone()[1..].to_vec()
     );
     assert!(
@@ -392,21 +340,22 @@ async fn copy_to_writes_any_query_in_the_new_formats() {
     assert_eq!(book.worksheet_range("Agent Refusal").unwrap().rows().count(), 6);
 
     // any other query keeps its own columns and names
-    let counts = ctx
-        .sql(&format!(
+    let groups = copied(
+        &ctx,
+        &format!(
             "COPY (SELECT reason, count(*) AS n, max(refuse_time) AS last, true AS flag, 1.5 AS x FROM agent_refusal('2026-03-08', '2026-03-08') GROUP BY reason ORDER BY reason NULLS LAST) TO '{d}/counts.xlsx'"
-        ))
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    assert_eq!(counts[0].column(0).as_ref().len(), 1);
+        ),
+    )
+    .await;
+    assert_eq!(groups, 5, "one row per reason, the NULL one included");
     let mut book: Xlsx<_> = open_workbook(dir.path().join("counts.xlsx")).unwrap();
     let range = book.worksheet_range("Agent Refusal").unwrap();
     let rows: Vec<&[Data]> = range.rows().collect();
     assert_eq!(
-        rows[0].iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        rows[0]
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>(),
         ["reason", "n", "last", "flag", "x"]
     );
     assert_eq!(rows[1][0], Data::String("Bad Number".into()));

@@ -26,15 +26,17 @@ impl Zone {
         if let Some(offset) = parse_offset(t) {
             return Ok(Zone::Fixed(offset));
         }
-        match Tz::from_str(t).or_else(|_| Tz::from_str_insensitive(t)) {
-            Ok(tz) => Ok(Zone::Named(tz)),
-            Err(_) => plan_err!(
+        if let Ok(tz) = Tz::from_str(t).or_else(|_| Tz::from_str_insensitive(t)) {
+            Ok(Zone::Named(tz))
+        } else {
+            plan_err!(
                 "unknown time zone '{text}': use an IANA name such as 'America/New_York' or an offset such as '+05:30'"
-            ),
+            )
         }
     }
 
     /// This zone with daylight saving time ignored: the standard offset in effect at `at`.
+    #[must_use]
     pub fn without_dst(self, at: NaiveDateTime) -> Zone {
         match self {
             Zone::Fixed(_) => self,
@@ -58,11 +60,11 @@ impl Zone {
         }
     }
 
-    /// Today's date on this zone's clock.
-    pub fn today(self) -> chrono::NaiveDate {
-        let now = chrono::Utc::now().timestamp();
-        chrono::DateTime::from_timestamp(now + self.offset_at(now), 0)
-            .unwrap_or_default()
+    /// The date on this zone's clock at the instant `now`.
+    pub fn date_at(self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        let utc = now.timestamp();
+        chrono::DateTime::from_timestamp(utc + self.offset_at(utc), 0)
+            .unwrap_or(now)
             .date_naive()
     }
 
@@ -84,14 +86,18 @@ impl Zone {
     ///
     /// Usually one range; a window edge inside the repeated hour of a fall-back day gives two,
     /// and a window entirely inside a spring-forward gap gives none.
+    #[allow(clippy::many_single_char_names)] // s, e: the window; a, b: a segment; t: the walk
     pub fn utc_ranges(self, start: NaiveDateTime, end: NaiveDateTime) -> Vec<(i64, i64)> {
+        // Offsets never exceed 26 hours, so every candidate instant lies in the window widened
+        // by this margin.
+        const MARGIN: i64 = 26 * 3600;
+        // The walk's step; it bisects to the second wherever the offset changes.
+        const STEP: i64 = 3600;
         let s = start.and_utc().timestamp();
         let e = end.and_utc().timestamp();
         if e <= s {
             return Vec::new();
         }
-        // Offsets never exceed 26 hours, so every candidate instant lies in this span.
-        const MARGIN: i64 = 26 * 3600;
         let (lo, hi) = (s - MARGIN, e + MARGIN);
         let mut ranges: Vec<(i64, i64)> = Vec::new();
         let mut push = |a: i64, b: i64, off: i64| {
@@ -104,7 +110,6 @@ impl Zone {
             }
         };
         // Walk the span in steps, bisecting to the second wherever the offset changes.
-        const STEP: i64 = 3600;
         let mut seg_start = lo;
         let mut off = self.offset_at(lo);
         let mut t = lo;

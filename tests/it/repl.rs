@@ -1,28 +1,18 @@
 //! The interactive shell, driven in a pseudo-terminal like a person would use it.
 
-use std::process::Command;
-
 use rexpect::session::PtySession;
+
+use crate::common::{bin, demo_csv};
 
 const TIMEOUT_MS: u64 = 60_000;
 
 fn start(home: &std::path::Path, cwd: &std::path::Path) -> PtySession {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agent-refusal"));
+    let mut cmd = bin();
     cmd.env("HOME", home)
         .env_remove("XDG_STATE_HOME")
         .env("TERM", "xterm")
         .current_dir(cwd);
     rexpect::session::spawn_command(cmd, Some(TIMEOUT_MS)).expect("the shell starts")
-}
-
-/// What `agent-refusal sql --format csv -c SQL` prints for the demo data (to compare with the shell).
-fn csv_of(sql: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_agent-refusal"))
-        .args(["sql", "--format", "csv", "-c", sql])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Each step waits for output that only the shell prints (never the echo of what was typed), then
@@ -37,7 +27,7 @@ fn a_session_at_the_terminal() {
     p.exp_string("agent-refusal> ").unwrap();
 
     // a query over two lines
-    let n = csv_of(
+    let n = demo_csv(
         "SELECT count(*) AS n FROM agent_refusal('2026-03-09', '2026-03-13', '00:00', '23:59', 'America/New_York')",
     );
     let n = n.lines().nth(1).unwrap().to_string();
@@ -95,13 +85,19 @@ fn a_session_at_the_terminal() {
     p.exp_string("Timing is off.").unwrap();
     p.exp_string("agent-refusal> ").unwrap();
 
-    // Ctrl-C cancels a long query and keeps the shell
-    p.send_line("SELECT count(*) FROM generate_series(1, 100000000000) AS t(v) WHERE v % 7 = 3;")
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Ctrl-C cancels a long query and keeps the shell. The query is an export, so that its
+    // temporary file shows when it runs; the cancelled export leaves nothing behind.
+    let slow = cwd.path().join("slow.csv");
+    p.send_line(&format!(
+        "COPY (SELECT v FROM generate_series(1, 100000000000) AS t(v) WHERE v % 1000000007 = 3) TO '{}' STORED AS CXONE_CSV;",
+        slow.display()
+    ))
+    .unwrap();
+    wait_for_partial_file(cwd.path());
     p.send_control('c').unwrap();
     p.exp_string("query cancelled").unwrap();
     p.exp_string("agent-refusal> ").unwrap();
+    assert!(!slow.exists(), "a cancelled export wrote its target");
     p.send_line("SELECT 7 AS seven;").unwrap();
     p.exp_string("| 7 ").unwrap();
     p.exp_string("agent-refusal> ").unwrap();
@@ -118,6 +114,22 @@ fn a_session_at_the_terminal() {
     let text = std::fs::read_to_string(&history).unwrap();
     assert!(text.contains("SELECT 40 + 2 AS answer;"), "{text}");
     assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}
+
+/// Waits until an export's temporary file (`.NAME.XXXX.partial`) appears in `dir`: the query runs.
+fn wait_for_partial_file(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(TIMEOUT_MS);
+    while std::time::Instant::now() < deadline {
+        let partial = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with(".partial"));
+        if partial {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the export did not start within {TIMEOUT_MS} ms");
 }
 
 #[test]

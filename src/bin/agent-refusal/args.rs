@@ -1,0 +1,184 @@
+//! The command line, parsed and validated with the library's own parsers: a bad date, time, zone,
+//! preset, format, size or order is a usage error (exit status 2) before any data is read.
+
+use std::path::PathBuf;
+
+use agent_refusal::export::ExportFormat;
+use agent_refusal::report::{EndTime, Preset, Zone, parse_date, parse_time};
+use agent_refusal::sources::TableOrder;
+use agent_refusal::sources::demo::DemoFormat;
+use chrono::NaiveDate;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use datafusion::prelude::SessionContext;
+
+/// NICE CXone's Agent Refusal report as plain SQL, on Apache DataFusion.
+///
+/// With no command, opens the interactive SQL shell (or runs the SQL piped to it).
+#[derive(Parser, Debug)]
+#[command(name = "agent-refusal", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the interactive SQL shell (the default); reads SQL from stdin when it is not a terminal.
+    Repl(DataArgs),
+    /// Run the Agent Refusal report and export it (CXone's CSV by default, to stdout).
+    Report(ReportArgs),
+    /// Run SQL statements (-c and -f, in the order given) and print their results.
+    Sql(SqlArgs),
+    /// Write the built-in demo data set to a folder.
+    DemoData(DemoArgs),
+}
+
+/// Where the data comes from, and the session's resources.
+#[derive(clap::Args, Debug)]
+pub struct DataArgs {
+    /// Folder whose NAME.csv/.parquet/.json/.ndjson files and NAME/ folders become tables
+    /// (default: the built-in demo data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Memory for queries (such as 2G or 512M); sorts and aggregates past it spill to disk.
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = size)]
+    pub memory_limit: usize,
+    /// Declare that each file of a --data table is sorted by these columns (ascending), like
+    /// SQL's WITH ORDER. `--order refusals=refuse_time` lets the report skip its full sort.
+    #[arg(long, value_name = "TABLE=COLUMN[,COLUMN...]")]
+    pub order: Vec<TableOrder>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// First day of the report (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", required_unless_present = "range", conflicts_with = "range",
+          value_parser = |t: &str| library(parse_date(t, "start date")))]
+    pub from: Option<NaiveDate>,
+    /// Last day of the report (YYYY-MM-DD), inclusive.
+    #[arg(long, value_name = "DATE", required_unless_present = "range", conflicts_with = "range",
+          value_parser = |t: &str| library(parse_date(t, "end date")))]
+    pub to: Option<NaiveDate>,
+    /// Start time on the first day (HH:MM or HH:MM:SS).
+    #[arg(long, value_name = "TIME", default_value = "00:00",
+          value_parser = |t: &str| library(parse_time(t, "start time")))]
+    pub start_time: EndTime,
+    /// End time on the last day, inclusive to the minute (HH:MM) or second (HH:MM:SS).
+    #[arg(long, value_name = "TIME", default_value = "23:59",
+          value_parser = |t: &str| library(parse_time(t, "end time")))]
+    pub end_time: EndTime,
+    /// A date range preset: today, yesterday, "last 7 days", "last 30 days", "previous week",
+    /// "previous month", "month to date".
+    #[arg(long, value_name = "PRESET", value_parser = |t: &str| library(Preset::parse(t)))]
+    pub range: Option<Preset>,
+    /// Time zone of the report: an IANA name (`America/New_York`) or an offset (+05:30). Default UTC.
+    #[arg(long, value_name = "TZ", value_parser = |t: &str| library(Zone::parse(t)))]
+    pub time_zone: Option<Zone>,
+    /// Use the zone's standard offset all year, as CXone does.
+    #[arg(long)]
+    pub ignore_dst: bool,
+    /// Export format: CXone's csv, tab and xml; xlsx; parquet, json and ndjson (all columns, typed).
+    #[arg(long, default_value = "csv", value_parser = export_format())]
+    pub format: ExportFormat,
+    /// Leave out the header row (csv, tab, xlsx).
+    #[arg(long)]
+    pub no_headers: bool,
+    /// Put _YYYYMMDD (today in the report's zone) before the output file's extension.
+    #[arg(long)]
+    pub append_date: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output file, or - for stdout (the default).
+    #[arg(long, short, value_name = "PATH", default_value = "-")]
+    pub output: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+    pub format: SqlFormat,
+    /// SQL to run (repeatable).
+    #[arg(short = 'c', long = "command", value_name = "SQL", action = ArgAction::Append)]
+    pub command: Vec<String>,
+    /// File of SQL statements to run (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE", action = ArgAction::Append)]
+    pub file: Vec<PathBuf>,
+}
+
+/// How `sql` prints results.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SqlFormat {
+    Table,
+    Csv,
+    #[value(alias = "tab")]
+    Tsv,
+    Json,
+    #[value(alias = "jsonl")]
+    Ndjson,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Folder to write the tables to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Size multiplier (1: 60 agents, about 6,000 refusals).
+    #[arg(long, default_value_t = 1)]
+    pub scale: u32,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = DemoFormatArg::Parquet)]
+    pub format: DemoFormatArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum DemoFormatArg {
+    Parquet,
+    Csv,
+}
+
+impl From<DemoFormatArg> for DemoFormat {
+    fn from(format: DemoFormatArg) -> DemoFormat {
+        match format {
+            DemoFormatArg::Parquet => DemoFormat::Parquet,
+            DemoFormatArg::Csv => DemoFormat::Csv,
+        }
+    }
+}
+
+/// A library error as the command line says it: one line, without the category prefix and the
+/// `agent_refusal:` of SQL's messages.
+pub fn library_message(e: &datafusion::error::DataFusionError) -> String {
+    let message = agent_refusal::shell::error_line(e);
+    match message.strip_prefix("agent_refusal: ") {
+        Some(rest) => rest.to_string(),
+        None => message,
+    }
+}
+
+/// A library parser's result for clap.
+fn library<T>(parsed: datafusion::common::Result<T>) -> Result<T, String> {
+    parsed.map_err(|e| library_message(&e))
+}
+
+/// `--memory-limit`: a size as DataFusion's `datafusion.runtime.memory_limit` takes it.
+fn size(text: &str) -> Result<usize, String> {
+    library(SessionContext::parse_capacity_limit(
+        "--memory-limit",
+        text.trim(),
+    ))
+    .map_err(|e| format!("{e}; use a size such as 2G or 512M"))
+}
+
+/// `--format`: the export formats by name, with their aliases, listed in `--help`.
+fn export_format() -> impl TypedValueParser<Value = ExportFormat> {
+    PossibleValuesParser::new(
+        ExportFormat::ALL.map(|f| PossibleValue::new(f.name()).aliases(f.aliases().iter().copied())),
+    )
+    .try_map(|name: String| library(ExportFormat::parse(&name)))
+}

@@ -1,0 +1,335 @@
+//! `agent-refusal`: the Agent Refusal report from the command line. A thin layer over the library:
+//! [`args`] parses and validates, this file opens the session and runs the command.
+
+mod alloc;
+mod args;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agent_refusal::export::{self, ExportOptions, Progress};
+use agent_refusal::report::{ReportRange, ReportRequest};
+use agent_refusal::shell::{self, Shell};
+use agent_refusal::sources::{self, demo};
+use anyhow::{Context, Result, bail};
+use clap::{CommandFactory, FromArgMatches};
+use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::SessionContext;
+use datafusion_cli::print_format::PrintFormat;
+
+use crate::args::{Cli, Command, DataArgs, ReportArgs, SqlArgs, SqlFormat};
+
+/// A mistake in the command line found after parsing: exit status 2, like clap's own.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(message: &str) -> anyhow::Error {
+    Usage(message.to_string()).into()
+}
+
+fn main() -> ExitCode {
+    alloc::tune();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return usage_error(&e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    // The order of -c and -f as given on the command line.
+    let sql_order = matches.subcommand_matches("sql").map(|m| {
+        let mut order: Vec<(usize, bool)> = Vec::new();
+        order.extend(m.indices_of("command").into_iter().flatten().map(|i| (i, true)));
+        order.extend(m.indices_of("file").into_iter().flatten().map(|i| (i, false)));
+        order.sort_unstable();
+        order
+            .into_iter()
+            .map(|(_, is_command)| is_command)
+            .collect::<Vec<_>>()
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::Error::from(e)),
+    };
+    match runtime.block_on(run(cli, sql_order.unwrap_or_default())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<Usage>() {
+            Some(Usage(message)) => {
+                eprintln!("agent-refusal: error: {message}");
+                ExitCode::from(2)
+            }
+            None => fail(&e),
+        },
+    }
+}
+
+async fn run(cli: Cli, sql_order: Vec<bool>) -> Result<()> {
+    match cli.command {
+        None => repl(cli.data).await,
+        Some(Command::Repl(data)) => repl(data).await,
+        Some(Command::Report(args)) => report(args).await,
+        Some(Command::Sql(args)) => sql(args, sql_order).await,
+        Some(Command::DemoData(args)) => {
+            for path in demo::write_demo(&args.output, args.scale, args.format.into())? {
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The session over `--data` (or the demo data) with `--memory-limit` and `--order` applied:
+/// [`agent_refusal::session_config`] and everything registered.
+async fn open(data: &DataArgs) -> Result<SessionContext> {
+    if data.data.is_none() && !data.order.is_empty() {
+        return Err(usage(
+            "--order needs --data: the built-in demo data's order is fixed",
+        ));
+    }
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(data.memory_limit, 1.0)
+        .build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(agent_refusal::session_config(), runtime);
+    agent_refusal::register(&ctx)?;
+    match &data.data {
+        Some(dir) => {
+            sources::register_data_dir(&ctx, dir, &data.order).await?;
+        }
+        None => demo::register_demo(&ctx, 1)?,
+    }
+    Ok(ctx)
+}
+
+/// Says on stderr that the built-in demo data is used, when no `--data` was given.
+fn note_demo(data: &DataArgs) {
+    if data.data.is_none() {
+        eprintln!(
+            "agent-refusal: no --data given, using the built-in demo data ({} to {}, New York business hours)",
+            demo::FIRST_DAY,
+            demo::LAST_DAY
+        );
+    }
+}
+
+async fn report(args: ReportArgs) -> Result<()> {
+    let range = match (args.range, args.from, args.to) {
+        (Some(preset), _, _) => ReportRange::Preset(preset),
+        (None, Some(from), Some(to)) => ReportRange::Dates {
+            from,
+            to,
+            start_time: args.start_time.time,
+            end_time: args.end_time,
+        },
+        _ => bail!("give --from and --to, or --range"),
+    };
+    let request = ReportRequest {
+        range,
+        zone: args.time_zone,
+        ignore_dst: Some(args.ignore_dst),
+    };
+    let format = args.format;
+    let to_stdout = args.output == "-";
+    if to_stdout && !format.is_text() {
+        return Err(usage(&format!(
+            "{} is a binary format: give --output FILE",
+            format.name()
+        )));
+    }
+    if to_stdout && args.append_date {
+        return Err(usage("--append-date needs --output FILE"));
+    }
+    // The CLI's session sets no zone or DST setting, so the request resolves the same before the
+    // session exists: an impossible window is a usage error, found before any data is read.
+    let resolved = request
+        .resolve(agent_refusal::session_config().options(), chrono::Utc::now())
+        .map_err(|e| usage(&args::library_message(&e)))?;
+    let ctx = open(&args.data).await?;
+    note_demo(&args.data);
+    let stream = resolved.dataframe(&ctx)?.execute_stream().await?;
+    let options = ExportOptions::new(format).with_headers(!args.no_headers);
+    if to_stdout {
+        let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+        export::write_stream(stream, out, options).await?;
+        return Ok(());
+    }
+    let mut path = PathBuf::from(&args.output);
+    if args.append_date {
+        path = export::append_date(&path, resolved.run_date);
+    }
+    let options = match ProgressLine::on_terminal() {
+        Some(line) => options.with_progress(Arc::new(line)),
+        None => options,
+    };
+    let rows = tokio::select! {
+        written = export::write_file(stream, &path, options) => written?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted; {} was not written", path.display()),
+    };
+    eprintln!("agent-refusal: wrote {rows} rows to {}", path.display());
+    Ok(())
+}
+
+/// The progress line of a file export: rows written and their rate, on stderr when it is a
+/// terminal.
+struct ProgressLine {
+    bar: indicatif::ProgressBar,
+    started: std::time::Instant,
+}
+
+impl ProgressLine {
+    fn on_terminal() -> Option<ProgressLine> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows written ({msg}, {elapsed})")
+        {
+            bar.set_style(style);
+        }
+        Some(ProgressLine {
+            bar,
+            started: std::time::Instant::now(),
+        })
+    }
+}
+
+impl Progress for ProgressLine {
+    fn rows_written(&self, rows: u64) {
+        self.bar.set_position(rows);
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let rate = (rows as f64 / seconds) as u64;
+        self.bar
+            .set_message(format!("{} rows/s", indicatif::HumanCount(rate)));
+    }
+
+    fn finished(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+async fn sql(args: SqlArgs, order: Vec<bool>) -> Result<()> {
+    if args.command.is_empty() && args.file.is_empty() {
+        bail!("give SQL with -c or a file with -f");
+    }
+    let (mut commands, mut files) = (args.command.into_iter(), args.file.into_iter());
+    let mut scripts = Vec::new();
+    for is_command in order {
+        if is_command {
+            scripts.extend(commands.next());
+        } else if let Some(file) = files.next() {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read SQL file '{}'", file.display()))?;
+            scripts.push(text);
+        }
+    }
+    let format = match args.format {
+        SqlFormat::Table => PrintFormat::Table,
+        SqlFormat::Csv => PrintFormat::Csv,
+        SqlFormat::Tsv => PrintFormat::Tsv,
+        SqlFormat::Json => PrintFormat::Json,
+        SqlFormat::Ndjson => PrintFormat::NdJson,
+    };
+    let ctx = open(&args.data).await?;
+    note_demo(&args.data);
+    let mut shell = Shell::new(ctx, format);
+    for script in scripts {
+        shell.execute_sql(&script).await?;
+    }
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+async fn repl(data: DataArgs) -> Result<()> {
+    let interactive = std::io::stdin().is_terminal();
+    let ctx = open(&data).await?;
+    if !interactive {
+        note_demo(&data);
+    }
+    let mut shell = Shell::new(ctx, PrintFormat::Table);
+    if !interactive {
+        shell.run_script(std::io::stdin().lock()).await?;
+        std::io::stdout().flush()?;
+        return Ok(());
+    }
+    let source = match &data.data {
+        Some(dir) => format!("{} ({})", dir.display(), shell.table_names().join(", ")),
+        None => format!(
+            "the built-in demo data ({} to {}, New York business hours)",
+            demo::FIRST_DAY,
+            demo::LAST_DAY
+        ),
+    };
+    println!(
+        "agent-refusal {} - SQL shell over {source}.",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!(
+        "Try: SELECT * FROM agent_refusal('2026-03-09', '2026-03-13', '00:00', '23:59', 'America/New_York') LIMIT 5;"
+    );
+    println!("\\d lists tables, \\? shows help, \\q quits.");
+    shell.repl().await?;
+    Ok(())
+}
+
+/// Help and version go to stdout as clap prints them; a usage error becomes one line on stderr.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.to_string();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!("agent-refusal: {line}");
+    ExitCode::from(2)
+}
+
+/// Prints one line naming the error and returns the failure exit code.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let message = match e.downcast_ref::<DataFusionError>() {
+        Some(df) if e.chain().count() == 1 => shell::error_line(df),
+        _ => format!("{e:#}"),
+    };
+    eprintln!(
+        "agent-refusal: error: {}",
+        message.lines().next().unwrap_or_default()
+    );
+    ExitCode::FAILURE
+}
+
+/// Whether the error comes from writing to a closed pipe (`agent-refusal report | head`): its
+/// chain of sources holds an I/O error of that kind.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
