@@ -15,11 +15,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_agent-refusal");
 fn measure(args: &[&str]) -> (f64, f64) {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
-    let run = util::measure(cmd).unwrap_or_else(|e| panic!("{e}"));
+    let run = util::measure(&cmd).unwrap_or_else(|e| panic!("{e}"));
     (run.secs, run.peak_mib)
 }
 
 fn main() {
+    util::measured_child();
     if !util::benchmarking() {
         return;
     }

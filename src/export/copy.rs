@@ -33,12 +33,16 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 
 use super::{ExportFormat, ExportOptions, write_file};
 
-/// The formats offered to `COPY ... STORED AS`, with their names there.
-pub const COPY_FORMATS: [(&str, ExportFormat); 4] = [
+/// The formats offered to `COPY ... STORED AS`, with their names there (also the file extensions
+/// that pick them without `STORED AS`: `TO 'x.tsv'` writes CXone's tab-delimited text; `.csv`
+/// stays DataFusion's own CSV).
+pub const COPY_FORMATS: [(&str, ExportFormat); 6] = [
     ("xlsx", ExportFormat::Xlsx),
     ("xml", ExportFormat::Xml),
     ("cxone_csv", ExportFormat::Csv),
     ("cxone_tab", ExportFormat::Tab),
+    ("cxone_tsv", ExportFormat::Tab),
+    ("tsv", ExportFormat::Tab),
 ];
 
 /// Registers the `COPY` formats on a session state.

@@ -96,6 +96,16 @@ impl ExportFormat {
         }
     }
 
+    /// The format a file name's extension implies, ignoring case: `.csv`, `.txt`/`.tsv`/`.tab`
+    /// (tab), `.xml`, `.xlsx`, `.parquet`, `.json`, `.ndjson`/`.jsonl`; `None` for anything else.
+    pub fn for_path(path: &Path) -> Option<ExportFormat> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "txt" | "tsv" | "tab" => Some(ExportFormat::Tab),
+            other => Self::parse(other).ok(),
+        }
+    }
+
     /// The usual file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
@@ -452,6 +462,19 @@ mod tests {
             assert_eq!(ExportFormat::parse(f.name()).unwrap(), f);
         }
         assert_eq!(ExportFormat::parse("TSV").unwrap(), ExportFormat::Tab);
+        assert_eq!(ExportFormat::parse(" Jsonl ").unwrap(), ExportFormat::NdJson);
+        for (name, format) in [
+            ("r.CSV", Some(ExportFormat::Csv)),
+            ("r.txt", Some(ExportFormat::Tab)),
+            ("r.tsv", Some(ExportFormat::Tab)),
+            ("r.xlsx", Some(ExportFormat::Xlsx)),
+            ("a.b.Parquet", Some(ExportFormat::Parquet)),
+            ("r.jsonl", Some(ExportFormat::NdJson)),
+            ("r.pdf", None),
+            ("report", None),
+        ] {
+            assert_eq!(ExportFormat::for_path(Path::new(name)), format, "{name}");
+        }
         assert!(
             ExportFormat::parse("pdf")
                 .unwrap_err()

@@ -85,12 +85,15 @@ impl Arg {
         if value.is_null() {
             return plan_err!("agent_refusal: the {what} is NULL");
         }
-        let out_of_range = || plan_datafusion_err!("agent_refusal: the {what} {value} is out of range");
+        let out_of_range = || plan_datafusion_err!("agent_refusal: the {what} is out of range: {value:?}");
         match value {
             ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
                 Ok(Arg::Text(s.clone()))
             }
-            ScalarValue::Date32(Some(days)) => NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+            // days since 1970-01-01; 719,163 days lie between 0001-01-01 and then
+            ScalarValue::Date32(Some(days)) => days
+                .checked_add(719_163)
+                .and_then(NaiveDate::from_num_days_from_ce_opt)
                 .map(Arg::Date)
                 .ok_or_else(out_of_range),
             ScalarValue::Time32Second(Some(_))

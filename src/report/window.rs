@@ -156,7 +156,15 @@ fn normalize_preset(name: &str) -> String {
 /// Parses a `YYYY-MM-DD` date, naming the value and the argument on error.
 pub fn parse_date(text: &str, what: &str) -> Result<NaiveDate> {
     let t = text.trim();
-    let ok = t.len() == 10 && t.as_bytes()[4] == b'-' && t.as_bytes()[7] == b'-';
+    // exactly YYYY-MM-DD: chrono alone would also take a sign or a short year
+    let ok = t.len() == 10
+        && t.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         Ok(d) if ok => Ok(d),
         _ => plan_err!("agent_refusal: invalid {what} '{text}': expected a date YYYY-MM-DD"),
@@ -207,6 +215,9 @@ mod tests {
                 .contains("'2026-02-30'")
         );
         assert!(parse_date("2026-2-3", "start date").is_err());
+        for odd in ["+999-01-01", "-001-01-01", "2026-03-0a", "2026/03/01"] {
+            assert!(parse_date(odd, "start date").is_err(), "{odd}");
+        }
         assert!(
             parse_time("25:00", "end time")
                 .unwrap_err()

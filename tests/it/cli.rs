@@ -428,17 +428,7 @@ fn every_format_from_the_cli() {
         assert!(o.status.success(), "{format}: {}", stderr(&o));
         assert!(stderr(&o).contains("wrote 2 rows"), "{format}: {}", stderr(&o));
         // read back with a third-party parser, as CXone's six text cells
-        let got = match format {
-            "csv" => read::delimited(&out, b','),
-            "tab" => read::delimited(&out, b'\t'),
-            "xml" => read::xml_as_rows(&out),
-            "xlsx" => read::xlsx_as_rows(&out),
-            "parquet" => read::report_batch_as_rows(&read::parquet(&out)),
-            "json" | "ndjson" => {
-                read::json_as_rows(&std::fs::read_to_string(&out).unwrap(), format == "ndjson")
-            }
-            _ => unreachable!(),
-        };
+        let got = read::cxone_cells(format, &out);
         assert_eq!(got, want, "{format}");
     }
     // text formats go to stdout too
@@ -673,4 +663,203 @@ fn declared_order_gives_the_same_report_and_bad_declarations_are_named() {
         "refusals=refuse_time",
     ]);
     assert_one_line_error(&o, "--order needs --data");
+}
+
+#[test]
+fn the_format_follows_the_output_extension_unless_given() {
+    let data = csv_data();
+    let outputs = tempfile::tempdir().unwrap();
+    let xlsx = outputs.path().join("march.XLSX");
+    let o = report_march_8(data.path(), &["--output", xlsx.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = read::delimited(
+        &{
+            let csv = outputs.path().join("golden.csv");
+            std::fs::write(&csv, GOLDEN).unwrap();
+            csv
+        },
+        b',',
+    );
+    assert_eq!(read::cxone_cells("xlsx", &xlsx), want);
+    let tsv = outputs.path().join("march.tsv");
+    let o = report_march_8(data.path(), &["--output", tsv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read::cxone_cells("tab", &tsv), want);
+    // an unknown extension is CSV; --format agrees with the extension or is refused
+    let other = outputs.path().join("march.out");
+    assert!(
+        report_march_8(data.path(), &["--output", other.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), GOLDEN);
+    let clash = outputs.path().join("clash.xlsx");
+    let o = report_march_8(
+        data.path(),
+        &["--format", "csv", "--output", clash.to_str().unwrap()],
+    );
+    assert_one_line_error(&o, "--format csv contradicts --output");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!clash.exists());
+}
+
+#[test]
+fn usage_mistakes_exit_2_with_one_line() {
+    let data = csv_data();
+    let d = data.path().to_str().unwrap();
+    for (args, needle) in [
+        (vec!["sql", "--data", d], "--command <SQL>"),
+        (vec!["demo-data", "--output", d, "--scale", "0"], "'0'"),
+        (
+            vec![
+                "report",
+                "--from",
+                "2026-03-08",
+                "--to",
+                "2026-03-08",
+                "--output",
+                "",
+            ],
+            "--output <PATH>",
+        ),
+        (
+            vec!["report", "--range", "yesterday", "--start-time", "10:00"],
+            "--start-time <TIME>",
+        ),
+        (vec!["report", "--range", "yesterday", "--format", "pdf"], "'pdf'"),
+        (
+            vec!["--data", d, "demo-data", "--output", d],
+            "demo-data reads no data",
+        ),
+        (
+            vec!["report", "--from", "+999-01-01", "--to", "2026-03-01"],
+            "'+999-01-01'",
+        ),
+    ] {
+        let o = run(&args);
+        assert_one_line_error(&o, needle);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn negative_offsets_and_upper_case_formats_parse() {
+    let data = csv_data();
+    // -05:00 is New York's standard time, in force on March 8 before 03:00
+    let o = run(&[
+        "report",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--time-zone",
+        "-05:00",
+        "--format",
+        "TAB",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("100\t2\tAna Smith, Jr.\t5001\tNoAnswer\t03/08/2026 01:59"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn options_before_the_command_apply_to_it() {
+    let data = csv_data();
+    let d = data.path().to_str().unwrap();
+    let o = run(&[
+        "--data",
+        d,
+        "report",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+        "--time-zone",
+        "America/New_York",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), GOLDEN);
+    let o = run(&[
+        "--data",
+        d,
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT count(*) AS n FROM refusals",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "n\n3\n");
+    // the command's own --data wins
+    let o = run(&[
+        "--data",
+        "/no/such/folder",
+        "sql",
+        "--data",
+        d,
+        "--format",
+        "csv",
+        "-c",
+        "SELECT count(*) AS n FROM refusals",
+    ]);
+    assert_eq!(stdout(&o), "n\n3\n", "{}", stderr(&o));
+}
+
+#[test]
+fn errors_keep_their_cause_on_one_line() {
+    let data = csv_data();
+    let missing = data.path().join("no such folder").join("r.csv");
+    let o = report_march_8(data.path(), &["--output", missing.to_str().unwrap()]);
+    assert_one_line_error(&o, "cannot write to folder");
+    assert!(stderr(&o).contains("No such file or directory"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(&[
+        "sql",
+        "--data",
+        data.path().to_str().unwrap(),
+        "-c",
+        "SELECT nope",
+    ]);
+    assert_one_line_error(&o, "No field named nope");
+    assert_eq!(
+        stderr(&o).matches("No field named nope").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_closed_stderr_is_no_reason_to_panic() {
+    let data = csv_data();
+    let outputs = tempfile::tempdir().unwrap();
+    let out = outputs.path().join("r.csv");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = bin()
+        .args([
+            "report",
+            "--from",
+            "2026-03-08",
+            "--to",
+            "2026-03-08",
+            "--time-zone",
+            "America/New_York",
+        ])
+        .args([
+            "--data",
+            data.path().to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .stderr(writer)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), GOLDEN);
 }

@@ -89,6 +89,20 @@ async fn export(ctx: &SessionContext, dir: &Path, format: ExportFormat, headers:
 }
 
 #[tokio::test]
+async fn every_format_holds_the_same_cells() {
+    let ctx = session().await;
+    let dir = tempfile::tempdir().unwrap();
+    let want: Vec<Vec<String>> = expected_cxone()
+        .into_iter()
+        .map(|row| row.into_iter().map(str::to_string).collect())
+        .collect();
+    for format in ExportFormat::ALL {
+        let path = export(&ctx, dir.path(), format, true).await;
+        assert_eq!(read::cxone_cells(format.name(), &path), want, "{format:?}");
+    }
+}
+
+#[tokio::test]
 async fn csv_and_tab_round_trip() {
     let ctx = session().await;
     let dir = tempfile::tempdir().unwrap();
@@ -183,13 +197,7 @@ async fn parquet_and_ndjson_round_trip_with_types() {
     let original = arrow::compute::concat_batches(&original[0].schema(), &original).unwrap();
 
     let path = export(&ctx, dir.path(), ExportFormat::Parquet, true).await;
-    let file = std::fs::File::open(&path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-    let back = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let back = read::parquet(&path);
     assert_eq!(back.schema().fields().len(), 7);
     for (a, b) in back.columns().iter().zip(original.columns()) {
         assert_eq!(a.as_ref(), b.as_ref());
@@ -323,6 +331,8 @@ async fn copy_to_writes_any_query_in_the_new_formats() {
         format!("COPY ({REPORT}) TO '{d}/r.xml' STORED AS XML"),
         format!("COPY ({REPORT}) TO '{d}/r.csv' STORED AS CXONE_CSV"),
         format!("COPY ({REPORT}) TO '{d}/r.txt' STORED AS CXONE_TAB OPTIONS ('headers' 'false')"),
+        format!("COPY ({REPORT}) TO '{d}/r.tsv'"),
+        format!("COPY ({REPORT}) TO '{d}/r2.txt' STORED AS CXONE_TSV"),
     ] {
         assert_eq!(copied(&ctx, &copy).await, 5, "{copy}");
     }
@@ -331,6 +341,14 @@ async fn copy_to_writes_any_query_in_the_new_formats() {
         read::delimited(&dir.path().join("r.txt"), b'\t'),
         expected_cxone()[1..].to_vec()
     );
+    // tsv names CXone's tab-delimited text too, as a format and as an extension
+    for tab in ["r.tsv", "r2.txt"] {
+        assert_eq!(
+            read::delimited(&dir.path().join(tab), b'\t'),
+            expected_cxone(),
+            "{tab}"
+        );
+    }
     assert!(
         std::fs::read_to_string(dir.path().join("r.xml"))
             .unwrap()

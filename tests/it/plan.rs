@@ -282,3 +282,53 @@ async fn declared_order_makes_the_final_sort_partial_with_the_same_result() {
     assert!(first_rows[0].starts_with("| 991 "), "{}", results[0]);
     assert!(first_rows[1].starts_with("| 992 "), "{}", results[0]);
 }
+
+/// The typed API and the table function give the output schema `agent_refusal::schema` defines,
+/// whatever integer and timestamp types the input tables use, and the same rows.
+#[tokio::test]
+async fn the_typed_report_and_the_table_function_agree_with_the_schema() {
+    use agent_refusal::report::{self, ReportRange, ReportRequest, Zone};
+    use agent_refusal::schema;
+    let ctx = SessionContext::new();
+    agent_refusal::register(&ctx).unwrap();
+    agent_refusal::sources::demo::register_demo(&ctx, 1).unwrap();
+    let zone = Zone::parse("America/New_York").unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
+    let typed = report::report(
+        &ctx,
+        &ReportRequest::new(ReportRange::days(day, day)).with_zone(zone),
+    )
+    .unwrap();
+    let sql = ctx
+        .sql("SELECT * FROM agent_refusal('2026-03-09', '2026-03-09', '00:00', '23:59', 'America/New_York')")
+        .await
+        .unwrap();
+    let want = schema::report_schema(zone);
+    for df in [&typed, &sql] {
+        let got: Vec<(String, DataType)> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        let expected: Vec<(String, DataType)> = want
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        assert_eq!(got, expected);
+    }
+    let typed = typed.collect().await.unwrap();
+    let sql = sql.collect().await.unwrap();
+    assert!(
+        typed
+            .iter()
+            .map(arrow::array::RecordBatch::num_rows)
+            .sum::<usize>()
+            > 100
+    );
+    assert_eq!(
+        arrow::compute::concat_batches(&typed[0].schema(), &typed).unwrap(),
+        arrow::compute::concat_batches(&sql[0].schema(), &sql).unwrap()
+    );
+}

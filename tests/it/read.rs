@@ -64,7 +64,7 @@ pub fn xml(text: &str) -> Vec<Vec<(String, String)>> {
 }
 
 /// CXone's XML as delimited rows: the header from the first row's elements, then the values.
-pub fn xml_as_rows(path: &Path) -> Vec<Vec<String>> {
+fn xml_as_rows(path: &Path) -> Vec<Vec<String>> {
     let rows = xml(&std::fs::read_to_string(path).unwrap());
     let mut out: Vec<Vec<String>> = Vec::new();
     if let Some(first) = rows.first() {
@@ -79,7 +79,7 @@ pub fn xml_as_rows(path: &Path) -> Vec<Vec<String>> {
 
 /// The first sheet of a workbook as CXone's text: numbers as integers, date-times
 /// `MM/DD/YYYY HH:MM`, empty cells empty.
-pub fn xlsx_as_rows(path: &Path) -> Vec<Vec<String>> {
+fn xlsx_as_rows(path: &Path) -> Vec<Vec<String>> {
     let mut book: Xlsx<_> = open_workbook(path).unwrap();
     let range = book.worksheet_range("Agent Refusal").unwrap();
     range
@@ -99,7 +99,7 @@ pub fn xlsx_as_rows(path: &Path) -> Vec<Vec<String>> {
 }
 
 /// A report's seven typed columns (Parquet, JSON) as CXone's six text cells, with a header row.
-pub fn report_batch_as_rows(batch: &RecordBatch) -> Vec<Vec<String>> {
+fn report_batch_as_rows(batch: &RecordBatch) -> Vec<Vec<String>> {
     let schema = batch.schema();
     let column = |name: &str| batch.column(schema.index_of(name).unwrap());
     let ids = |name: &str| column(name).as_primitive::<Int64Type>().clone();
@@ -170,7 +170,7 @@ pub fn parquet(path: &Path) -> RecordBatch {
 
 /// JSON (an array) or NDJSON objects of the report, as CXone's text cells with a header row
 /// (`refuse_time` is RFC 3339 text in the report's zone).
-pub fn json_as_rows(text: &str, ndjson: bool) -> Vec<Vec<String>> {
+fn json_as_rows(text: &str, ndjson: bool) -> Vec<Vec<String>> {
     let objects: Vec<serde_json::Value> = if ndjson {
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     } else {
@@ -205,4 +205,18 @@ pub fn json_as_rows(text: &str, ndjson: bool) -> Vec<Vec<String>> {
         ]);
     }
     rows
+}
+
+/// What a file of export format `format` (`csv`, `tab`, ..., as `--format` names it) holds, read
+/// back with a third-party parser, as CXone's six text cells a row, header row first.
+pub fn cxone_cells(format: &str, path: &Path) -> Vec<Vec<String>> {
+    match format {
+        "csv" => delimited(path, b','),
+        "tab" => delimited(path, b'\t'),
+        "xml" => xml_as_rows(path),
+        "xlsx" => xlsx_as_rows(path),
+        "parquet" => report_batch_as_rows(&parquet(path)),
+        "json" | "ndjson" => json_as_rows(&std::fs::read_to_string(path).unwrap(), format == "ndjson"),
+        other => panic!("no reader for {other}"),
+    }
 }

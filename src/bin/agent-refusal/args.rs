@@ -7,7 +7,7 @@ use agent_refusal::export::ExportFormat;
 use agent_refusal::report::{EndTime, Preset, Zone, parse_date, parse_time};
 use agent_refusal::sources::TableOrder;
 use agent_refusal::sources::demo::DemoFormat;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use datafusion::prelude::SessionContext;
@@ -36,20 +36,41 @@ pub enum Command {
     DemoData(DemoArgs),
 }
 
-/// Where the data comes from, and the session's resources.
-#[derive(clap::Args, Debug)]
+/// Where the data comes from, and the session's resources. Given before the command
+/// (`agent-refusal --data DIR sql ...`) they apply to it as well, unless it gives its own.
+#[derive(clap::Args, Debug, Default)]
 pub struct DataArgs {
     /// Folder whose NAME.csv/.parquet/.json/.ndjson files and NAME/ folders become tables
     /// (default: the built-in demo data).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Memory for queries (such as 2G or 512M); sorts and aggregates past it spill to disk.
-    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = size)]
-    pub memory_limit: usize,
+    /// Memory for queries (such as 2G or 512M; default 4G); sorts and aggregates past it spill
+    /// to disk.
+    #[arg(long, value_name = "SIZE", value_parser = size, allow_hyphen_values = true)]
+    pub memory_limit: Option<usize>,
     /// Declare that each file of a --data table is sorted by these columns (ascending), like
     /// SQL's WITH ORDER. `--order refusals=refuse_time` lets the report skip its full sort.
     #[arg(long, value_name = "TABLE=COLUMN[,COLUMN...]")]
     pub order: Vec<TableOrder>,
+}
+
+impl DataArgs {
+    /// The default `--memory-limit`: 4 GiB.
+    pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
+
+    /// These options, with `outer` (given before the command) filling in what they leave out.
+    #[must_use]
+    pub fn or(self, outer: DataArgs) -> DataArgs {
+        DataArgs {
+            data: self.data.or(outer.data),
+            memory_limit: self.memory_limit.or(outer.memory_limit),
+            order: if self.order.is_empty() {
+                outer.order
+            } else {
+                self.order
+            },
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -63,11 +84,11 @@ pub struct ReportArgs {
           value_parser = |t: &str| library(parse_date(t, "end date")))]
     pub to: Option<NaiveDate>,
     /// Start time on the first day (HH:MM or HH:MM:SS).
-    #[arg(long, value_name = "TIME", default_value = "00:00",
-          value_parser = |t: &str| library(parse_time(t, "start time")))]
-    pub start_time: EndTime,
+    #[arg(long, value_name = "TIME", default_value = "00:00", conflicts_with = "range",
+          value_parser = |t: &str| library(parse_time(t, "start time")).map(|t| t.time))]
+    pub start_time: NaiveTime,
     /// End time on the last day, inclusive to the minute (HH:MM) or second (HH:MM:SS).
-    #[arg(long, value_name = "TIME", default_value = "23:59",
+    #[arg(long, value_name = "TIME", default_value = "23:59", conflicts_with = "range",
           value_parser = |t: &str| library(parse_time(t, "end time")))]
     pub end_time: EndTime,
     /// A date range preset: today, yesterday, "last 7 days", "last 30 days", "previous week",
@@ -75,14 +96,16 @@ pub struct ReportArgs {
     #[arg(long, value_name = "PRESET", value_parser = |t: &str| library(Preset::parse(t)))]
     pub range: Option<Preset>,
     /// Time zone of the report: an IANA name (`America/New_York`) or an offset (+05:30). Default UTC.
-    #[arg(long, value_name = "TZ", value_parser = |t: &str| library(Zone::parse(t)))]
+    #[arg(long, value_name = "TZ", allow_hyphen_values = true,
+          value_parser = |t: &str| library(Zone::parse(t)))]
     pub time_zone: Option<Zone>,
     /// Use the zone's standard offset all year, as CXone does.
     #[arg(long)]
     pub ignore_dst: bool,
-    /// Export format: CXone's csv, tab and xml; xlsx; parquet, json and ndjson (all columns, typed).
-    #[arg(long, default_value = "csv", value_parser = export_format())]
-    pub format: ExportFormat,
+    /// Export format: CXone's csv, tab and xml; xlsx; parquet, json and ndjson (all columns,
+    /// typed). Default: from the --output file's extension, else csv.
+    #[arg(long, ignore_case = true, value_parser = export_format())]
+    pub format: Option<ExportFormat>,
     /// Leave out the header row (csv, tab, xlsx).
     #[arg(long)]
     pub no_headers: bool,
@@ -92,7 +115,8 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Output file, or - for stdout (the default).
-    #[arg(long, short, value_name = "PATH", default_value = "-")]
+    #[arg(long, short, value_name = "PATH", default_value = "-",
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub output: String,
 }
 
@@ -100,11 +124,12 @@ pub struct ReportArgs {
 pub struct SqlArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+    /// Output format (`tab` is accepted for tsv).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = SqlFormat::Table)]
     pub format: SqlFormat,
     /// SQL to run (repeatable).
-    #[arg(short = 'c', long = "command", value_name = "SQL", action = ArgAction::Append)]
+    #[arg(short = 'c', long = "command", value_name = "SQL", action = ArgAction::Append,
+          required_unless_present = "file")]
     pub command: Vec<String>,
     /// File of SQL statements to run (repeatable).
     #[arg(short = 'f', long = "file", value_name = "FILE", action = ArgAction::Append)]
@@ -113,6 +138,7 @@ pub struct SqlArgs {
 
 /// How `sql` prints results.
 #[derive(ValueEnum, Clone, Copy, Debug)]
+#[value(rename_all = "lower")]
 pub enum SqlFormat {
     Table,
     Csv,
@@ -129,7 +155,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR")]
     pub output: PathBuf,
     /// Size multiplier (1: 60 agents, about 6,000 refusals).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub scale: u32,
     /// File format.
     #[arg(long, value_enum, default_value_t = DemoFormatArg::Parquet)]

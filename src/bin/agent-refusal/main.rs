@@ -5,15 +5,15 @@ mod alloc;
 mod args;
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use agent_refusal::export::{self, ExportOptions, Progress};
+use agent_refusal::export::{self, ExportFormat, ExportOptions, Progress};
 use agent_refusal::report::{ReportRange, ReportRequest};
 use agent_refusal::shell::{self, Shell};
 use agent_refusal::sources::{self, demo};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches};
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -36,6 +36,11 @@ impl std::error::Error for Usage {}
 
 fn usage(message: &str) -> anyhow::Error {
     Usage(message.to_string()).into()
+}
+
+/// Writes `agent-refusal: MESSAGE` on stderr; a closed stderr is not worth a panic.
+fn say(message: &str) {
+    let _ = writeln!(std::io::stderr(), "agent-refusal: {message}");
 }
 
 fn main() -> ExitCode {
@@ -68,7 +73,7 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<Usage>() {
             Some(Usage(message)) => {
-                eprintln!("agent-refusal: error: {message}");
+                say(&format!("error: {message}"));
                 ExitCode::from(2)
             }
             None => fail(&e),
@@ -77,14 +82,26 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, sql_order: Vec<bool>) -> Result<()> {
+    let outer = cli.data;
     match cli.command {
-        None => repl(cli.data).await,
-        Some(Command::Repl(data)) => repl(data).await,
-        Some(Command::Report(args)) => report(args).await,
-        Some(Command::Sql(args)) => sql(args, sql_order).await,
+        None => repl(outer).await,
+        Some(Command::Repl(data)) => repl(data.or(outer)).await,
+        Some(Command::Report(mut args)) => {
+            args.data = args.data.or(outer);
+            report(args).await
+        }
+        Some(Command::Sql(mut args)) => {
+            args.data = args.data.or(outer);
+            sql(args, sql_order).await
+        }
         Some(Command::DemoData(args)) => {
+            if outer.data.is_some() || outer.memory_limit.is_some() || !outer.order.is_empty() {
+                return Err(usage(
+                    "demo-data reads no data: --data, --memory-limit and --order do not apply",
+                ));
+            }
             for path in demo::write_demo(&args.output, args.scale, args.format.into())? {
-                eprintln!("wrote {}", path.display());
+                say(&format!("wrote {}", path.display()));
             }
             Ok(())
         }
@@ -99,8 +116,9 @@ async fn open(data: &DataArgs) -> Result<SessionContext> {
             "--order needs --data: the built-in demo data's order is fixed",
         ));
     }
+    let memory_limit = data.memory_limit.unwrap_or(DataArgs::DEFAULT_MEMORY_LIMIT);
     let runtime = RuntimeEnvBuilder::new()
-        .with_memory_limit(data.memory_limit, 1.0)
+        .with_memory_limit(memory_limit, 1.0)
         .build_arc()?;
     let ctx = SessionContext::new_with_config_rt(agent_refusal::session_config(), runtime);
     agent_refusal::register(&ctx)?;
@@ -113,14 +131,19 @@ async fn open(data: &DataArgs) -> Result<SessionContext> {
     Ok(ctx)
 }
 
+/// What the built-in demo data is, for the notes that say it is used.
+fn demo_description() -> String {
+    format!(
+        "the built-in demo data ({} to {}, New York business hours)",
+        demo::FIRST_DAY,
+        demo::LAST_DAY
+    )
+}
+
 /// Says on stderr that the built-in demo data is used, when no `--data` was given.
 fn note_demo(data: &DataArgs) {
     if data.data.is_none() {
-        eprintln!(
-            "agent-refusal: no --data given, using the built-in demo data ({} to {}, New York business hours)",
-            demo::FIRST_DAY,
-            demo::LAST_DAY
-        );
+        say(&format!("no --data given, using {}", demo_description()));
     }
 }
 
@@ -130,18 +153,35 @@ async fn report(args: ReportArgs) -> Result<()> {
         (None, Some(from), Some(to)) => ReportRange::Dates {
             from,
             to,
-            start_time: args.start_time.time,
+            start_time: args.start_time,
             end_time: args.end_time,
         },
-        _ => bail!("give --from and --to, or --range"),
+        // clap requires both dates unless --range is given
+        _ => return Err(usage("give --from and --to, or --range")),
     };
     let request = ReportRequest {
         range,
         zone: args.time_zone,
         ignore_dst: Some(args.ignore_dst),
     };
-    let format = args.format;
     let to_stdout = args.output == "-";
+    let by_extension = if to_stdout {
+        None
+    } else {
+        ExportFormat::for_path(Path::new(&args.output))
+    };
+    let format = match (args.format, by_extension) {
+        (Some(given), Some(implied)) if given != implied => {
+            return Err(usage(&format!(
+                "--format {} contradicts --output '{}', a .{} file: change one of them",
+                given.name(),
+                args.output,
+                implied.name()
+            )));
+        }
+        (Some(format), _) | (None, Some(format)) => format,
+        (None, None) => ExportFormat::Csv,
+    };
     if to_stdout && !format.is_text() {
         return Err(usage(&format!(
             "{} is a binary format: give --output FILE",
@@ -175,9 +215,9 @@ async fn report(args: ReportArgs) -> Result<()> {
     };
     let rows = tokio::select! {
         written = export::write_file(stream, &path, options) => written?,
-        _ = tokio::signal::ctrl_c() => bail!("interrupted; {} was not written", path.display()),
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted; {} was not written", path.display()),
     };
-    eprintln!("agent-refusal: wrote {rows} rows to {}", path.display());
+    say(&format!("wrote {rows} rows to {}", path.display()));
     Ok(())
 }
 
@@ -226,9 +266,6 @@ impl Progress for ProgressLine {
 }
 
 async fn sql(args: SqlArgs, order: Vec<bool>) -> Result<()> {
-    if args.command.is_empty() && args.file.is_empty() {
-        bail!("give SQL with -c or a file with -f");
-    }
     let (mut commands, mut files) = (args.command.into_iter(), args.file.into_iter());
     let mut scripts = Vec::new();
     for is_command in order {
@@ -271,11 +308,7 @@ async fn repl(data: DataArgs) -> Result<()> {
     }
     let source = match &data.data {
         Some(dir) => format!("{} ({})", dir.display(), shell.table_names().join(", ")),
-        None => format!(
-            "the built-in demo data ({} to {}, New York business hours)",
-            demo::FIRST_DAY,
-            demo::LAST_DAY
-        ),
+        None => demo_description(),
     };
     println!(
         "agent-refusal {} - SQL shell over {source}.",
@@ -307,20 +340,18 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         .filter(|l| !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:"))
         .collect::<Vec<_>>()
         .join(" ");
-    eprintln!("agent-refusal: {line}");
+    say(&line);
     ExitCode::from(2)
 }
 
-/// Prints one line naming the error and returns the failure exit code.
+/// Prints one line naming the error and its cause, and returns the failure exit code.
 fn fail(e: &anyhow::Error) -> ExitCode {
     let message = match e.downcast_ref::<DataFusionError>() {
-        Some(df) if e.chain().count() == 1 => shell::error_line(df),
-        _ => format!("{e:#}"),
+        Some(df) => shell::error_line(df),
+        None => format!("{e:#}"),
     };
-    eprintln!(
-        "agent-refusal: error: {}",
-        message.lines().next().unwrap_or_default()
-    );
+    let line = message.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    say(&format!("error: {line}"));
     ExitCode::FAILURE
 }
 
