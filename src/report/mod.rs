@@ -140,8 +140,9 @@ impl ReportRequest {
             },
         };
         let ignore_dst = self.ignore_dst.unwrap_or(config.ignore_dst);
-        let effective = |at: NaiveDateTime| {
-            if ignore_dst { named.without_dst(at) } else { named }
+        // The zone in effect at a UTC instant: with DST ignored, its standard offset then.
+        let effective = |utc: NaiveDateTime| {
+            if ignore_dst { named.without_dst(utc) } else { named }
         };
         let run_date = effective(now.naive_utc()).date_at(now);
         let window = match self.range {
@@ -155,7 +156,11 @@ impl ReportRequest {
         };
         Ok(ResolvedReport {
             window,
-            zone: effective(window.start),
+            // the window's start is a local reading: its UTC instant, to the zone's offset then
+            zone: effective(
+                window.start
+                    - chrono::TimeDelta::seconds(named.offset_at(window.start.and_utc().timestamp())),
+            ),
             run_date,
         })
     }

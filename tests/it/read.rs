@@ -8,6 +8,13 @@ use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use chrono::TimeZone;
 
+/// CXone's header row, as `agent_refusal::schema` defines it.
+fn cxone_headers() -> Vec<String> {
+    agent_refusal::schema::cxone_columns()
+        .map(|(_, header)| header.to_string())
+        .collect()
+}
+
 /// The rows of a CSV or TAB file, header included, as text.
 pub fn delimited(path: &Path, delimiter: u8) -> Vec<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()
@@ -127,18 +134,7 @@ fn report_batch_as_rows(batch: &RecordBatch) -> Vec<Vec<String>> {
             a.value(i).to_string()
         }
     };
-    let mut rows = vec![
-        [
-            "Contact_ID",
-            "Agent_No",
-            "FullName",
-            "Station_ID",
-            "Reason",
-            "Refuse_Time",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut rows = vec![cxone_headers()];
     for i in 0..batch.num_rows() {
         let time = zone
             .timestamp_micros(times.value(i))
@@ -181,18 +177,7 @@ fn json_as_rows(text: &str, ndjson: bool) -> Vec<Vec<String>> {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let mut rows = vec![
-        [
-            "Contact_ID",
-            "Agent_No",
-            "FullName",
-            "Station_ID",
-            "Reason",
-            "Refuse_Time",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut rows = vec![cxone_headers()];
     for o in &objects {
         let time = chrono::DateTime::parse_from_rfc3339(&cell(o, "refuse_time")).unwrap();
         rows.push(vec![
