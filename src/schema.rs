@@ -111,6 +111,23 @@ pub fn report_schema(zone: Zone) -> SchemaRef {
     ))
 }
 
+/// The documented type of a column of an input table (`sql/schema.sql`): `table` is the table's
+/// role (`refusals`, `contacts`, `agents`, `stations`), whatever name the session gives it.
+/// `None` for a column the report does not read.
+pub fn input_column_type(table: &str, column: &str) -> Option<DataType> {
+    let id = Some(DataType::Int64);
+    let text = Some(DataType::Utf8);
+    match (table, column) {
+        ("refusals", "contact_id" | "agent_id" | "station_id")
+        | ("contacts", "contact_id" | "agent_id")
+        | ("agents", "agent_id")
+        | ("stations", "station_id") => id,
+        ("refusals", "reason") | ("agents", "first_name" | "last_name") => text,
+        ("refusals", "refuse_time") => Some(DataType::Timestamp(TimeUnit::Nanosecond, None)),
+        _ => None,
+    }
+}
+
 /// A schema's column names, comma-separated, for errors that list what a table has.
 pub(crate) fn column_names(schema: &Schema) -> String {
     schema

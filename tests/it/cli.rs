@@ -856,3 +856,202 @@ fn a_closed_stderr_is_no_reason_to_panic() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), GOLDEN);
 }
+
+/// A copy of the demo data as CSV files in a new folder.
+fn demo_csv_data(scale: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "demo-data",
+        "--output",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "--scale",
+        scale,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    dir
+}
+
+/// Replaces line `n` (1-based) of `file` with `text`.
+fn replace_line(file: &Path, n: usize, text: &str) {
+    let content = std::fs::read_to_string(file).unwrap();
+    let mut lines: Vec<&str> = content.lines().collect();
+    lines[n - 1] = text;
+    std::fs::write(file, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn demo_data_refuses_a_scale_that_does_not_fit_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("huge");
+    let o = run(&[
+        "demo-data",
+        "--output",
+        target.to_str().unwrap(),
+        "--scale",
+        "1000000000",
+    ]);
+    assert_one_line_error(&o, "scale 1000000000 would write about ");
+    assert!(stderr(&o).contains(" free"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!target.exists());
+}
+
+#[test]
+fn a_bad_csv_row_is_named_by_file_line_and_cause_once() {
+    // line 5: within the rows DataFusion reads to infer the types; line 5000: read later
+    for line in [5, 5000] {
+        let data = demo_csv_data("1");
+        let refusals = data.path().join("refusals.csv");
+        replace_line(&refusals, line, "1,2,3");
+        let o = run(&[
+            "sql",
+            "--data",
+            data.path().to_str().unwrap(),
+            "-c",
+            "SELECT * FROM agent_refusal('2026-03-09','2026-03-13')",
+        ]);
+        assert_one_line_error(&o, "refusals.csv");
+        let err = stderr(&o);
+        assert!(err.contains(&format!("line {line}")), "{err}");
+        assert!(err.contains("expected 5") || err.contains("Expected 5"), "{err}");
+        assert_eq!(err.matches("refusals.csv").count(), 1, "{err}");
+        assert_eq!(err.matches("line ").count(), 1, "{err}");
+    }
+    // a bad value: the line and the column
+    let data = demo_csv_data("1");
+    replace_line(
+        &data.path().join("refusals.csv"),
+        5000,
+        "1,2,3,Busy,2026-03-10 25:99:00",
+    );
+    let o = run(&[
+        "report",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--from",
+        "2026-03-09",
+        "--to",
+        "2026-03-13",
+    ]);
+    assert_one_line_error(&o, "refusals.csv': line 5000, column refuse_time: ");
+    assert_eq!(stderr(&o).matches("refusals.csv").count(), 1, "{}", stderr(&o));
+    // and a file read in several byte ranges by default (over 10 MB) keeps its true line
+    let data = demo_csv_data("40");
+    replace_line(&data.path().join("refusals.csv"), 200_000, "1,2,3");
+    let o = run(&[
+        "sql",
+        "--data",
+        data.path().to_str().unwrap(),
+        "-c",
+        "SELECT count(reason) FROM refusals",
+    ]);
+    assert_one_line_error(&o, "line 200000");
+    // a cast in SQL: the cause, not the optimizer's stage
+    let o = run(&["sql", "-c", "SELECT cast('x' AS int)"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("Cannot cast string 'x'"), "{err}");
+    assert!(!err.contains("Optimizer rule"), "{err}");
+}
+
+#[test]
+fn a_header_only_csv_file_is_an_empty_table_of_the_documented_types() {
+    let data = csv_data();
+    write(
+        data.path(),
+        "refusals.csv",
+        "contact_id,agent_id,station_id,reason,refuse_time,note\n",
+    );
+    let o = report_march_8(data.path(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time\r\n"
+    );
+    let o = sql_csv(
+        data.path().to_str().unwrap(),
+        &[
+            "-c",
+            "SELECT arrow_typeof(contact_id) c, arrow_typeof(agent_id) a, arrow_typeof(station_id) s, \
+             arrow_typeof(reason) r, arrow_typeof(refuse_time) t, arrow_typeof(note) n \
+             FROM (SELECT * FROM refusals UNION ALL SELECT 1, 2, 3, 'x', now(), 'y')",
+        ],
+    );
+    assert_eq!(
+        stdout(&o).lines().nth(1),
+        Some("Int64,Int64,Int64,Utf8,Timestamp(ns),Utf8"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_column_named_twice_is_named() {
+    let data = csv_data();
+    write(
+        data.path(),
+        "refusals.csv",
+        "contact_id,agent_id,station_id,reason,refuse_time,reason\n100,1,5001,Busy,2026-03-08T06:59:59Z,x\n",
+    );
+    let o = report_march_8(data.path(), &[]);
+    assert_one_line_error(&o, "refusals.csv': duplicate column reason");
+}
+
+#[test]
+fn extensions_are_recognized_in_any_case() {
+    let data = csv_data();
+    let expected = report_march_8(data.path(), &[]);
+    assert!(expected.status.success(), "{}", stderr(&expected));
+    std::fs::rename(data.path().join("agents.csv"), data.path().join("Agents.CSV")).unwrap();
+    let folder = data.path().join("refusals");
+    std::fs::create_dir(&folder).unwrap();
+    // one file of the folder in upper case, one in lower case
+    let text = std::fs::read_to_string(data.path().join("refusals.csv")).unwrap();
+    let (head, rows) = text.split_once('\n').unwrap();
+    let (first, rest) = rows.split_once('\n').unwrap();
+    std::fs::write(folder.join("a.CSV"), format!("{head}\n{first}\n")).unwrap();
+    std::fs::write(folder.join("b.csv"), format!("{head}\n{rest}")).unwrap();
+    std::fs::remove_file(data.path().join("refusals.csv")).unwrap();
+    let o = report_march_8(data.path(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&expected));
+    // Parquet too
+    let demo = tempfile::tempdir().unwrap();
+    let o = run(&["demo-data", "--output", demo.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lower = report_march_8(demo.path(), &[]);
+    std::fs::rename(
+        demo.path().join("refusals.parquet"),
+        demo.path().join("Refusals.PARQUET"),
+    )
+    .unwrap();
+    let upper = report_march_8(demo.path(), &[]);
+    assert!(upper.status.success(), "{}", stderr(&upper));
+    assert_eq!(stdout(&upper), stdout(&lower));
+    assert!(stdout(&lower).lines().count() > 10);
+}
+
+#[test]
+fn a_name_that_is_not_utf8_is_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let data = csv_data();
+    let name = std::ffi::OsStr::from_bytes(b"r\xffs.csv");
+    std::fs::write(data.path().join(name), "a\n1\n").unwrap();
+    let o = report_march_8(data.path(), &[]);
+    assert_one_line_error(&o, "is not valid UTF-8");
+    assert!(stderr(&o).contains("r\u{fffd}s.csv"), "{}", stderr(&o));
+    // in a folder table, too
+    std::fs::remove_file(data.path().join(name)).unwrap();
+    let folder = data.path().join("stations");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join(name), "station_id\n1\n").unwrap();
+    let o = report_march_8(data.path(), &[]);
+    assert_one_line_error(&o, "is not valid UTF-8");
+    // a table that is a folder which cannot be listed (a symbolic link to itself)
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::os::unix::fs::symlink(data.path().join("loop.csv"), data.path().join("loop.csv")).unwrap();
+    let o = report_march_8(data.path(), &[]);
+    assert_one_line_error(&o, "loop.csv");
+}
