@@ -181,9 +181,9 @@ struct Event {
 /// The sizes of a scale's data set.
 #[derive(Debug, Clone, Copy)]
 struct Sizes {
-    n_agents: u64,
-    n_stations: u64,
-    n_refusals: u64,
+    agents: u64,
+    stations: u64,
+    refusals: u64,
 }
 
 impl Sizes {
@@ -195,11 +195,11 @@ impl Sizes {
     }
     /// Agent `i`'s home station.
     fn home(self, agent: u64) -> i64 {
-        Self::station_id(agent % self.n_stations)
+        Self::station_id(agent % self.stations)
     }
     /// Agents 3 and 17 of each 60 refuse 12 times as often as the rest: 82 shares per 60 agents.
     fn total_weight(self) -> u64 {
-        self.n_agents / 60 * 82
+        self.agents / 60 * 82
     }
     /// The agent whose share holds `pick` (below [`Sizes::total_weight`]).
     fn agent_at(pick: u64) -> u64 {
@@ -228,15 +228,15 @@ fn generate(
     }
     let scale = u64::from(scale);
     let sizes = Sizes {
-        n_agents: 60 * scale,
-        n_stations: 40 * scale,
-        n_refusals: 6_000 * scale,
+        agents: 60 * scale,
+        stations: 40 * scale,
+        refusals: 6_000 * scale,
     };
     let mut rng = Rng(0x5EED_A6E7 + scale);
 
     // agents: a few have only a first name; a few names carry an apostrophe or accents.
-    for lo in (0..sizes.n_agents).step_by(BATCH_EVENTS) {
-        let hi = (lo + BATCH_EVENTS as u64).min(sizes.n_agents);
+    for lo in (0..sizes.agents).step_by(BATCH_EVENTS) {
+        let hi = (lo + BATCH_EVENTS as u64).min(sizes.agents);
         let mut first = Vec::new();
         let mut last = Vec::new();
         for i in lo..hi {
@@ -263,8 +263,8 @@ fn generate(
         )?;
     }
 
-    for lo in (0..sizes.n_stations).step_by(BATCH_EVENTS) {
-        let hi = (lo + BATCH_EVENTS as u64).min(sizes.n_stations);
+    for lo in (0..sizes.stations).step_by(BATCH_EVENTS) {
+        let hi = (lo + BATCH_EVENTS as u64).min(sizes.stations);
         sink(
             Table::Stations,
             RecordBatch::try_new(
@@ -288,7 +288,7 @@ fn generate(
     let after_agents = rng.clone();
     let mut per_minute = vec![0usize; minutes as usize];
     let after_events = events(sizes, start, after_agents.clone(), |e| {
-        per_minute[minute_of(e.at)] += 1
+        per_minute[minute_of(e.at)] += 1;
     });
     let mut slices: Vec<(usize, usize)> = Vec::new();
     let mut slice_start = 0;
@@ -307,9 +307,9 @@ fn generate(
     // last agents are drawn first, then the refused one of each four.
     let mut agents_rng = after_events;
     let mut refused_rng = agents_rng.clone();
-    for _ in 0..4 * sizes.n_refusals {
+    for _ in 0..4 * sizes.refusals {
         if refused_rng.below(33) != 0 {
-            refused_rng.below(sizes.n_agents);
+            refused_rng.below(sizes.agents);
         }
     }
     let mut out = Output::default();
@@ -340,9 +340,9 @@ fn events(sizes: Sizes, start: NaiveDate, mut rng: Rng, mut each: impl FnMut(Eve
     // Refusal times: weekdays, New York business hours (peak early afternoon), over six weeks.
     let days = 42;
     let total_weight = sizes.total_weight();
-    let trouble_station = Sizes::station_id(11 % sizes.n_stations);
+    let trouble_station = Sizes::station_id(11 % sizes.stations);
     let mut made = 0;
-    while made < sizes.n_refusals {
+    while made < sizes.refusals {
         let day = start + chrono::Days::new(rng.below(days));
         let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
         if weekend && rng.below(5) != 0 {
@@ -409,7 +409,7 @@ impl Output {
             self.contact_agent.push(if agents_rng.below(33) == 0 {
                 None
             } else {
-                Some(Sizes::agent_id(agents_rng.below(sizes.n_agents)))
+                Some(Sizes::agent_id(agents_rng.below(sizes.agents)))
             });
             self.contact_start.push(e.at - 60_000_000 * (1 + k));
         }
