@@ -25,7 +25,7 @@ use datafusion::datasource::file_format::{FileFormat, FileFormatFactory};
 use datafusion::datasource::physical_plan::{FileOpener, FileScanConfig, FileSinkConfig, FileSource};
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::datasource::table_schema::TableSchema;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::execution::{SendableRecordBatchStream, SessionState, TaskContext};
 use datafusion::object_store::{ObjectMeta, ObjectStore};
 use datafusion::physical_expr::{LexRequirement, PhysicalExpr};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
@@ -75,17 +75,17 @@ impl FileFormatFactory for ExportFormatFactory {
         let mut options = ExportOptions::new(self.format);
         for (key, value) in format_options {
             let key = key.strip_prefix("format.").unwrap_or(key);
+            let flag = || match value.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => plan_err!("COPY option '{key}' must be true or false, got '{value}'"),
+            };
             match key {
-                "headers" | "header" | "has_header" => {
-                    options.headers = match value.trim().to_ascii_lowercase().as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => return plan_err!("COPY option '{key}' must be true or false, got '{value}'"),
-                    }
-                }
+                "headers" | "header" | "has_header" => options.headers = flag()?,
+                "excel_safe" => options.excel_safe = flag()?,
                 _ => {
                     return plan_err!(
-                        "COPY ... STORED AS {}: unknown option '{key}' (known: headers)",
+                        "COPY ... STORED AS {}: unknown option '{key}' (known: headers, excel_safe)",
                         self.name.to_uppercase()
                     );
                 }
@@ -165,7 +165,7 @@ impl FileFormat for ExportFileFormat {
     async fn create_writer_physical_plan(
         &self,
         input: Arc<dyn ExecutionPlan>,
-        _state: &dyn Session,
+        state: &dyn Session,
         conf: FileSinkConfig,
         order_requirements: Option<LexRequirement>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
@@ -184,6 +184,9 @@ impl FileFormat for ExportFileFormat {
                 conf.original_url
             );
         };
+        if let Some(state) = state.as_any().downcast_ref::<SessionState>() {
+            super::target::refuse_inputs(state.catalog_list().as_ref(), &path).await?;
+        }
         let sink = ExportSink {
             path,
             options: self.options.clone(),

@@ -5,7 +5,7 @@ use std::io::Write;
 use arrow::array::RecordBatch;
 use datafusion::common::{DataFusionError, Result, exec_datafusion_err};
 
-use super::layout::{Layout, Rows, cell_text};
+use super::layout::{Cell, Layout, Rows, cell_text};
 
 /// Writes batches as delimited text: a field is quoted only when it holds the delimiter, a quote or
 /// a line break (quotes doubled), NULL is an empty field, lines end with CRLF.
@@ -13,6 +13,7 @@ pub struct DelimitedWriter<W: Write> {
     out: csv::Writer<W>,
     layout: Layout,
     headers: bool,
+    excel_safe: bool,
     fields: Vec<Vec<u8>>,
 }
 
@@ -29,8 +30,16 @@ impl<W: Write> DelimitedWriter<W> {
             out,
             layout,
             headers,
+            excel_safe: false,
             fields,
         }
+    }
+
+    /// The same writer, putting `'` before text that Excel would take for a formula if
+    /// `excel_safe` (see [`super::ExportOptions::excel_safe`]).
+    #[must_use]
+    pub fn excel_safe(self, excel_safe: bool) -> Self {
+        Self { excel_safe, ..self }
     }
 
     fn write_headers(&mut self) -> Result<()> {
@@ -46,7 +55,11 @@ impl<W: Write> DelimitedWriter<W> {
         let rows = Rows::new(&self.layout, batch)?;
         for row in 0..rows.len() {
             for (column, field) in self.fields.iter_mut().enumerate() {
-                cell_text(rows.cell(column, row), field);
+                let cell = rows.cell(column, row);
+                cell_text(cell, field);
+                if self.excel_safe && matches!(cell, Cell::Text(_)) && is_formula_like(field) {
+                    field.insert(0, b'\'');
+                }
             }
             self.out.write_record(&self.fields).map_err(io)?;
         }
@@ -66,4 +79,10 @@ fn io(e: csv::Error) -> DataFusionError {
         csv::ErrorKind::Io(e) => DataFusionError::IoError(e),
         other => exec_datafusion_err!("CSV export failed: {other:?}"),
     }
+}
+
+/// Whether Excel would take a cell starting so for a formula (OWASP's list: `=`, `+`, `-`, `@`,
+/// tab, carriage return).
+fn is_formula_like(text: &[u8]) -> bool {
+    matches!(text.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
 }

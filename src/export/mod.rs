@@ -11,12 +11,14 @@ pub mod copy;
 pub mod delimited;
 pub mod json;
 pub mod layout;
+pub mod target;
 pub mod xlsx;
 pub mod xml;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -28,6 +30,7 @@ use datafusion::prelude::DataFrame;
 use futures::StreamExt;
 
 use self::layout::Layout;
+use self::target::Target;
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,6 +139,10 @@ pub struct ExportOptions {
     pub format: ExportFormat,
     /// Whether to write a header row (CSV, TAB, XLSX; default `true`).
     pub headers: bool,
+    /// Whether CSV and TAB text cells that Excel would take for a formula (starting with `=`,
+    /// `+`, `-`, `@`, a tab or a carriage return) are written with a leading `'` (default
+    /// `false`: CXone's bytes). XLSX always stores text as text.
+    pub excel_safe: bool,
     /// Told of the rows written (default: none).
     pub progress: Option<Arc<dyn Progress>>,
 }
@@ -145,6 +152,7 @@ impl std::fmt::Debug for ExportOptions {
         f.debug_struct("ExportOptions")
             .field("format", &self.format)
             .field("headers", &self.headers)
+            .field("excel_safe", &self.excel_safe)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -156,6 +164,7 @@ impl ExportOptions {
         Self {
             format,
             headers: true,
+            excel_safe: false,
             progress: None,
         }
     }
@@ -169,6 +178,13 @@ impl ExportOptions {
         }
     }
 
+    /// The same options, guarding text cells against formula injection or not (see
+    /// [`ExportOptions::excel_safe`]).
+    #[must_use]
+    pub fn with_excel_safe(self, excel_safe: bool) -> Self {
+        Self { excel_safe, ..self }
+    }
+
     /// The same options, with or without a header row.
     #[must_use]
     pub fn with_headers(self, headers: bool) -> Self {
@@ -176,34 +192,53 @@ impl ExportOptions {
     }
 }
 
-/// A format's writer: takes batches, then finishes the document.
-trait BatchWriter: Send {
+/// A format's writer: takes batches.
+trait WriteBatch: Send {
     fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+}
+
+/// A writer that finishes its document on its output.
+trait BatchWriter: WriteBatch {
     fn finish(self: Box<Self>) -> Result<()>;
 }
 
-impl<W: Write + Send> BatchWriter for delimited::DelimitedWriter<W> {
+impl WriteBatch for xlsx::XlsxWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.write_batch(batch)
     }
+}
+
+impl<W: Write + Send> WriteBatch for delimited::DelimitedWriter<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_batch(batch)
+    }
+}
+
+impl<W: Write + Send> BatchWriter for delimited::DelimitedWriter<W> {
     fn finish(self: Box<Self>) -> Result<()> {
         (*self).finish()
+    }
+}
+
+impl<W: Write + Send> WriteBatch for xml::XmlWriter<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_batch(batch)
     }
 }
 
 impl<W: Write + Send> BatchWriter for xml::XmlWriter<W> {
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.write_batch(batch)
-    }
     fn finish(self: Box<Self>) -> Result<()> {
         (*self).finish()
     }
 }
 
-impl<W: Write + Send, F: json::JsonLayout> BatchWriter for json::JsonWriter<W, F> {
+impl<W: Write + Send, F: json::JsonLayout> WriteBatch for json::JsonWriter<W, F> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.write_batch(batch)
     }
+}
+
+impl<W: Write + Send, F: json::JsonLayout> BatchWriter for json::JsonWriter<W, F> {
     fn finish(self: Box<Self>) -> Result<()> {
         (*self).finish()
     }
@@ -240,12 +275,15 @@ impl<W: Write + Send> ParquetOut<W> {
     }
 }
 
-impl<W: Write + Send> BatchWriter for ParquetOut<W> {
+impl<W: Write + Send> WriteBatch for ParquetOut<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.writer
             .write(batch)
             .map_err(|e| Self::error(&self.io_error, e))
     }
+}
+
+impl<W: Write + Send> BatchWriter for ParquetOut<W> {
     fn finish(self: Box<Self>) -> Result<()> {
         let Self { writer, io_error } = *self;
         let mut out = writer.into_inner().map_err(|e| Self::error(&io_error, e))?;
@@ -283,35 +321,18 @@ impl<W: Write> Write for KeepIoError<W> {
     }
 }
 
-/// An XLSX workbook, saved to `path` at the end.
-struct XlsxFile {
-    writer: xlsx::XlsxWriter,
-    path: PathBuf,
-}
-
-impl BatchWriter for XlsxFile {
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer.write_batch(batch)
-    }
-    fn finish(self: Box<Self>) -> Result<()> {
-        self.writer.save(&self.path)
-    }
-}
-
-/// Drives `stream` into `writer`, reporting progress; returns the rows written.
+/// Drives `stream` into `writer`, reporting progress; returns the rows written. The writer is not
+/// finished: its caller does that.
 ///
 /// The stream is polled on a task of its own and handed over through a small channel, so that
 /// producing batches (the query's last operators) and formatting them (the writer) run on two
 /// cores at once; at most a few batches are in flight. Dropping the future stops the task.
 async fn drive(
     mut stream: SendableRecordBatchStream,
-    mut writer: Box<dyn BatchWriter + '_>,
+    writer: &mut dyn WriteBatch,
     progress: Option<&dyn Progress>,
     target: &str,
 ) -> Result<u64> {
-    // A writer's error (a full disk, a closed pipe) names the target; the I/O error stays its
-    // source. A query's error passes as it is.
-    let failed = |e: DataFusionError| e.context(format!("cannot write {target}"));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
     let _producer = SpawnedTask::spawn(async move {
         while let Some(batch) = stream.next().await {
@@ -322,22 +343,45 @@ async fn drive(
         }
     });
     let mut rows = 0u64;
-    let written = async {
-        while let Some(batch) = rx.recv().await {
-            let batch = batch?;
-            writer.write(&batch).map_err(failed)?;
-            rows += batch.num_rows() as u64;
-            if let Some(p) = progress {
-                p.rows_written(rows);
-            }
+    while let Some(batch) = rx.recv().await {
+        let batch = batch?;
+        writer.write(&batch).map_err(|e| cannot_write(e, target))?;
+        rows += batch.num_rows() as u64;
+        if let Some(p) = progress {
+            p.rows_written(rows);
         }
-        writer.finish().map_err(failed)
     }
-    .await;
-    if let Some(p) = progress {
-        p.finished();
+    Ok(rows)
+}
+
+/// A writer's error (a full disk, a closed pipe), naming the target; the I/O error stays its
+/// source.
+fn cannot_write(e: DataFusionError, target: &str) -> DataFusionError {
+    e.context(format!("cannot write {target}"))
+}
+
+/// Tells the progress line that the export ended, however it ends.
+struct Finished<'a>(Option<&'a dyn Progress>);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            p.finished();
+        }
     }
-    written.map(|()| rows)
+}
+
+/// Writes `stream` with `writer` and finishes it.
+async fn drive_and_finish(
+    stream: SendableRecordBatchStream,
+    mut writer: Box<dyn BatchWriter + '_>,
+    progress: Option<&dyn Progress>,
+    target: &str,
+) -> Result<u64> {
+    let _finished = Finished(progress);
+    let rows = drive(stream, writer.as_mut(), progress, target).await?;
+    writer.finish().map_err(|e| cannot_write(e, target))?;
+    Ok(rows)
 }
 
 /// The writer of `format` on `out`, for results of `schema`; XLSX is written by [`write_file`].
@@ -348,9 +392,14 @@ fn text_or_parquet_writer<'a, W: Write + Send + 'a>(
 ) -> Result<Box<dyn BatchWriter + 'a>> {
     let layout = Layout::for_schema(&schema);
     let headers = options.headers;
+    let excel_safe = options.excel_safe;
     Ok(match options.format {
-        ExportFormat::Csv => Box::new(delimited::DelimitedWriter::new(out, layout, b',', headers)),
-        ExportFormat::Tab => Box::new(delimited::DelimitedWriter::new(out, layout, b'\t', headers)),
+        ExportFormat::Csv => {
+            Box::new(delimited::DelimitedWriter::new(out, layout, b',', headers).excel_safe(excel_safe))
+        }
+        ExportFormat::Tab => {
+            Box::new(delimited::DelimitedWriter::new(out, layout, b'\t', headers).excel_safe(excel_safe))
+        }
         ExportFormat::Xml => Box::new(xml::XmlWriter::new(out, layout)),
         ExportFormat::Json => Box::new(json::JsonArrayWriter::new(out)),
         ExportFormat::NdJson => Box::new(json::NdJsonWriter::new(out)),
@@ -367,25 +416,78 @@ pub async fn write_stream<W: Write + Send>(
     options: ExportOptions,
 ) -> Result<u64> {
     let writer = text_or_parquet_writer(out, stream.schema(), &options)?;
-    drive(stream, writer, options.progress.as_deref(), "the output").await
+    drive_and_finish(stream, writer, options.progress.as_deref(), "the output").await
 }
 
-/// Writes `stream` to the file at `path` atomically: into a temporary file beside it, renamed over
-/// `path` only when everything was written. On an error, or when the future is dropped (Ctrl-C),
-/// the temporary file is removed and an existing file at `path` keeps its content.
+/// Writes `stream` to the file at `path`; returns the rows written.
+///
+/// A regular file is written atomically: into a temporary file beside it, renamed over `path` only
+/// when everything was written, keeping an existing file's mode (and owner, where permitted). On
+/// an error, or when the future is dropped (Ctrl-C), the temporary file is removed and an existing
+/// file keeps its content. A symbolic link is followed (its target is replaced); a device, FIFO
+/// or socket is written through; a folder is refused. See [`target`].
 pub async fn write_file(
     stream: SendableRecordBatchStream,
     path: &Path,
     options: ExportOptions,
 ) -> Result<u64> {
-    let dir = match path.parent() {
+    match target::resolve(path)? {
+        Target::Replace {
+            path: resolved,
+            existing,
+        } => replace_file(stream, path, &resolved, existing.as_ref(), options).await,
+        Target::Through(device) => write_through(stream, path, &device, options).await,
+    }
+}
+
+/// Sets when the future holding it is dropped: tells a blocking XLSX save to stop.
+#[derive(Default)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs `f` on a blocking thread, so that the export's task stays responsive (Ctrl-C).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?
+}
+
+/// Writes `stream` as an XLSX workbook into `file` (from its start), on a blocking thread for the
+/// save; stops early when `stop` is set.
+async fn write_xlsx(
+    stream: SendableRecordBatchStream,
+    file: std::fs::File,
+    options: &ExportOptions,
+    target: &str,
+    stop: &StopOnDrop,
+) -> Result<u64> {
+    let _finished = Finished(options.progress.as_deref());
+    let mut writer = xlsx::XlsxWriter::new(Layout::for_schema(&stream.schema()), options.headers);
+    let rows = drive(stream, &mut writer, options.progress.as_deref(), target).await?;
+    let stop = Arc::clone(&stop.0);
+    blocking(move || writer.save(file, &stop))
+        .await
+        .map_err(|e| cannot_write(e, target))?;
+    Ok(rows)
+}
+
+async fn replace_file(
+    stream: SendableRecordBatchStream,
+    path: &Path,
+    resolved: &Path,
+    existing: Option<&std::fs::Metadata>,
+    options: ExportOptions,
+) -> Result<u64> {
+    let dir = match resolved.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if path.is_dir() {
-        return plan_err!("cannot write '{}': it is a folder", path.display());
-    }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+    let name = resolved.file_name().and_then(|n| n.to_str()).unwrap_or("export");
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".partial");
@@ -395,27 +497,83 @@ pub async fn write_file(
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let cannot_write =
-        |e: std::io::Error| DataFusionError::IoError(e).context(format!("cannot write '{}'", path.display()));
+    let target = format!("'{}'", path.display());
+    let io_failed = |e: std::io::Error| cannot_write(DataFusionError::IoError(e), &target);
     let temp = builder.tempfile_in(&dir).map_err(|e| {
         DataFusionError::IoError(e).context(format!("cannot write to folder '{}'", dir.display()))
     })?;
-    let target = format!("'{}'", path.display());
-    let progress = options.progress.as_deref();
-    let writer: Box<dyn BatchWriter> = if options.format == ExportFormat::Xlsx {
-        Box::new(XlsxFile {
-            writer: xlsx::XlsxWriter::new(Layout::for_schema(&stream.schema()), options.headers),
-            path: temp.path().to_path_buf(),
-        })
+    if let Some(existing) = existing {
+        keep_mode_and_owner(temp.as_file(), existing).map_err(io_failed)?;
+    }
+    let stop = StopOnDrop::default();
+    let file = temp.as_file().try_clone().map_err(io_failed)?;
+    let rows = if options.format == ExportFormat::Xlsx {
+        write_xlsx(stream, file, &options, &target, &stop).await?
     } else {
-        let file = temp.as_file().try_clone().map_err(cannot_write)?;
         let out = std::io::BufWriter::with_capacity(1 << 20, file);
-        text_or_parquet_writer(out, stream.schema(), &options)?
+        let writer = text_or_parquet_writer(out, stream.schema(), &options)?;
+        drive_and_finish(stream, writer, options.progress.as_deref(), &target).await?
     };
-    let rows = drive(stream, writer, progress, &target).await?;
-    temp.as_file().sync_all().map_err(cannot_write)?;
-    temp.persist(path).map_err(|e| cannot_write(e.error))?;
+    let file = temp.as_file().try_clone().map_err(io_failed)?;
+    blocking(move || Ok(file.sync_all()?))
+        .await
+        .map_err(|e| cannot_write(e, &target))?;
+    temp.persist(resolved).map_err(|e| io_failed(e.error))?;
     Ok(rows)
+}
+
+/// Writes `stream` straight into a device, FIFO or socket at `device` (`path` as given).
+async fn write_through(
+    stream: SendableRecordBatchStream,
+    path: &Path,
+    device: &Path,
+    options: ExportOptions,
+) -> Result<u64> {
+    let target = format!("'{}'", path.display());
+    let opened = device.to_path_buf();
+    // Opening a FIFO waits for its reader: on a blocking thread, so Ctrl-C still stops it.
+    let file = blocking(move || Ok(std::fs::OpenOptions::new().write(true).open(opened)?))
+        .await
+        .map_err(|e| cannot_write(e, &target))?;
+    if options.format != ExportFormat::Xlsx {
+        let out = std::io::BufWriter::with_capacity(1 << 16, file);
+        let writer = text_or_parquet_writer(out, stream.schema(), &options)?;
+        return drive_and_finish(stream, writer, options.progress.as_deref(), &target).await;
+    }
+    // A workbook is a ZIP archive, written with seeks: into an unnamed temporary file first.
+    let workbook = tempfile::tempfile().map_err(|e| {
+        DataFusionError::IoError(e).context("cannot create a temporary file for the workbook")
+    })?;
+    let stop = StopOnDrop::default();
+    let copy = workbook.try_clone().map_err(DataFusionError::IoError)?;
+    let rows = write_xlsx(stream, copy, &options, &target, &stop).await?;
+    let mut out = file;
+    blocking(move || {
+        let mut workbook = workbook;
+        std::io::Seek::rewind(&mut workbook)?;
+        std::io::copy(&mut workbook, &mut out)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| cannot_write(e, &target))?;
+    Ok(rows)
+}
+
+/// Gives the temporary file the mode of the file it replaces, and its owner and group where the
+/// process may (an ordinary user can only give a file a group of its own).
+fn keep_mode_and_owner(file: &std::fs::File, existing: &std::fs::Metadata) -> std::io::Result<()> {
+    file.set_permissions(existing.permissions())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let current = file.metadata()?;
+        if (current.uid(), current.gid()) != (existing.uid(), existing.gid())
+            && std::os::unix::fs::fchown(file, Some(existing.uid()), Some(existing.gid())).is_err()
+        {
+            let _ = std::os::unix::fs::fchown(file, None, Some(existing.gid()));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `df` and writes its result to `path` (see [`write_file`]); returns the rows written.

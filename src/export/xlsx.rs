@@ -3,12 +3,18 @@
 //!
 //! The header row is frozen and carries an autofilter; numbers are numbers; times are Excel
 //! date-times shown `mm/dd/yyyy hh:mm`. Past Excel's 1,048,576 rows a sheet, the rows continue on
-//! further sheets (`Agent Refusal 2`, ...), each starting with the header row.
+//! further sheets (`Agent Refusal 2`, ...), each starting with the header row. Text is always
+//! stored as text: a name such as `=1+1` is never a formula.
+//!
+//! `rust_xlsxwriter` panics when it cannot write its temporary files (a full temporary folder):
+//! the writer catches that and returns it as an error, so no panic reaches the caller.
 
-use std::path::Path;
+use std::cell::Cell as Flag;
+use std::io::{Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::RecordBatch;
-use datafusion::common::{Result, exec_datafusion_err};
+use datafusion::common::{DataFusionError, Result, exec_datafusion_err};
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use super::layout::{Cell, Kind, Layout, Rows};
@@ -72,6 +78,10 @@ impl XlsxWriter {
 
     /// Writes the rows of one batch.
     pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        quietly(|| self.write_rows(batch))
+    }
+
+    fn write_rows(&mut self, batch: &RecordBatch) -> Result<()> {
         let rows = Rows::new(&self.layout, batch)?;
         for r in 0..rows.len() {
             let (index, row) = match self.sheet {
@@ -100,13 +110,139 @@ impl XlsxWriter {
         Ok(())
     }
 
-    /// Finishes the last sheet and saves the workbook to `path`.
-    pub fn save(mut self, path: &Path) -> Result<()> {
-        if self.sheet.is_none() {
-            self.sheet = Some(self.new_sheet().map_err(xlsx)?);
+    /// Finishes the last sheet and saves the workbook into `file`, from where it stands. Stops
+    /// with an error as soon as `stop` is set.
+    pub fn save(mut self, file: std::fs::File, stop: &AtomicBool) -> Result<()> {
+        let mut out = Guarded {
+            inner: std::io::BufWriter::with_capacity(1 << 20, file),
+            stop,
+            error: None,
+            position: 0,
+            len: 0,
+        };
+        quietly(|| {
+            if self.sheet.is_none() {
+                self.sheet = Some(self.new_sheet().map_err(xlsx)?);
+            }
+            self.finish_sheet().map_err(xlsx)?;
+            self.workbook.save_to_writer(&mut out).map_err(xlsx)
+        })?;
+        if let Some(e) = out.error.take() {
+            return Err(DataFusionError::IoError(e));
         }
-        self.finish_sheet().map_err(xlsx)?;
-        self.workbook.save(path).map_err(xlsx)
+        out.inner.flush()?;
+        Ok(())
+    }
+}
+
+/// The output of a save. Its first error (or a stop) is kept, and from then on it takes every
+/// write without writing: the ZIP writer then finishes quietly (it would print its own error on
+/// stderr when dropped) and the save returns the error kept.
+struct Guarded<'a, W> {
+    inner: W,
+    stop: &'a AtomicBool,
+    error: Option<std::io::Error>,
+    /// Where the ZIP writer believes it is, and the length it has written.
+    position: u64,
+    len: u64,
+}
+
+impl<W: Write + Seek> Write for Guarded<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.error.is_none() && self.stop.load(Ordering::Relaxed) {
+            self.error = Some(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "the export was stopped",
+            ));
+        }
+        let written = if self.error.is_none() {
+            match self.inner.write(buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.error = Some(e);
+                    buf.len()
+                }
+            }
+        } else {
+            buf.len()
+        };
+        self.position += written as u64;
+        self.len = self.len.max(self.position);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.error.is_none()
+            && let Err(e) = self.inner.flush()
+        {
+            self.error = Some(e);
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write + Seek> Seek for Guarded<'_, W> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let wanted = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.position.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        let Some(wanted) = wanted else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the workbook",
+            ));
+        };
+        if self.error.is_none()
+            && let Err(e) = self.inner.seek(SeekFrom::Start(wanted))
+        {
+            self.error = Some(e);
+        }
+        self.position = wanted;
+        Ok(wanted)
+    }
+}
+
+thread_local! {
+    /// Whether this thread is inside [`quietly`].
+    static QUIET: Flag<bool> = const { Flag::new(false) };
+}
+
+/// Runs `f`, turning a panic inside it into an error. The panic message is not printed: a panic
+/// hook, put in front of the process's own once, stays silent for panics inside `quietly`.
+fn quietly<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Flag::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was_quiet = QUIET.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was_quiet));
+    result.unwrap_or_else(|panic| Err(panicked(panic.as_ref())))
+}
+
+/// The error of a panic inside `rust_xlsxwriter`: its message names an I/O error (`Os { code:
+/// 28, ... }`) when it could not write its temporary files; that error is rebuilt from its code.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> DataFusionError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let code = message
+        .split_once("code: ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<i32>().ok());
+    match code {
+        Some(code) => DataFusionError::IoError(std::io::Error::from_raw_os_error(code))
+            .context("cannot write the workbook's temporary files (see TMPDIR)"),
+        None => exec_datafusion_err!("XLSX export failed: {}", message.replace('\n', " ")),
     }
 }
 

@@ -77,12 +77,25 @@ impl<W: Write> XmlWriter<W> {
     }
 }
 
-/// Writes `text` with `&`, `<`, `>`, `"` and `'` escaped, and control characters XML 1.0 cannot
-/// carry (all but tab, line feed and carriage return) dropped.
+/// Writes UTF-8 `text` with `&`, `<`, `>`, `"` and `'` escaped, and the characters XML 1.0
+/// cannot carry dropped (its `Char` production: control characters other than tab, line feed and
+/// carriage return, and U+FFFE and U+FFFF; a Rust string holds no surrogates).
 fn escape(text: &[u8], out: &mut impl Write) -> std::io::Result<()> {
     let mut start = 0;
+    let mut skip = 0;
     for (i, &b) in text.iter().enumerate() {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
         let replacement: &[u8] = match b {
+            // U+FFFE and U+FFFF: EF BF BE and EF BF BF
+            0xEF if matches!(text.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) => {
+                out.write_all(&text[start..i])?;
+                skip = 2;
+                start = i + 3;
+                continue;
+            }
             b'&' => b"&amp;",
             b'<' => b"&lt;",
             b'>' => b"&gt;",
@@ -125,10 +138,10 @@ mod tests {
     #[test]
     fn escapes_markup() {
         let mut out = Vec::new();
-        escape("a<b>&\"c\" 'd'\u{1}".as_bytes(), &mut out).unwrap();
+        escape("a<b>&\"c\" 'd'\u{1}\u{FFFE}\u{FFFF}\u{FFFD}".as_bytes(), &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "a&lt;b&gt;&amp;&quot;c&quot; &apos;d&apos;"
+            "a&lt;b&gt;&amp;&quot;c&quot; &apos;d&apos;\u{FFFD}"
         );
         assert_eq!(element_name("count(*)"), "count___");
         assert_eq!(element_name("1st"), "_1st");

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::io::BufRead;
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -150,6 +151,15 @@ impl Shell {
         for statement in statements {
             let start = Instant::now();
             let plan = self.ctx.state().statement_to_plan(statement).await?;
+            if let datafusion::logical_expr::LogicalPlan::Copy(copy) = &plan {
+                // DataFusion's own formats as well as this crate's: never over an input
+                let url = &copy.output_url;
+                let local = url.strip_prefix("file://").unwrap_or(url);
+                if !local.contains("://") {
+                    let catalogs = self.ctx.state().catalog_list().clone();
+                    crate::export::target::refuse_inputs(catalogs.as_ref(), Path::new(local)).await?;
+                }
+            }
             let df = self.ctx.execute_logical_plan(plan).await?;
             let schema = Arc::clone(df.schema().inner());
             let batches = df.collect().await?;

@@ -1,7 +1,7 @@
 //! Data sources: a folder of data files as tables (`--data DIR`), and the built-in demo data ([`demo`]).
 
 pub mod demo;
-mod named;
+pub(crate) mod named;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

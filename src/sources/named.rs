@@ -38,6 +38,11 @@ impl NamedSource {
         }
     }
 
+    /// The table read.
+    pub(crate) fn inner(&self) -> &Arc<dyn TableProvider> {
+        &self.inner
+    }
+
     fn wrap(&self, plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
         Arc::new(NamedSourceExec {
             input: plan,

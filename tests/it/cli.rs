@@ -19,7 +19,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 /// A tiny data set as CSV files, with names that need quoting.
-fn csv_data() -> tempfile::TempDir {
+pub fn csv_data() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -39,7 +39,7 @@ fn csv_data() -> tempfile::TempDir {
 }
 
 /// `report` of 2026-03-08 in New York over the tables in `data`, with `extra` arguments.
-fn report_march_8(data: &Path, extra: &[&str]) -> Output {
+pub fn report_march_8(data: &Path, extra: &[&str]) -> Output {
     report_march_8_in("America/New_York", data, extra)
 }
 
@@ -60,7 +60,7 @@ fn report_march_8_in(zone: &str, data: &Path, extra: &[&str]) -> Output {
     run(&args)
 }
 
-const GOLDEN: &str = "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time\r\n\
+pub const GOLDEN: &str = "Contact_ID,Agent_No,FullName,Station_ID,Reason,Refuse_Time\r\n\
 100,2,\"Ana Smith, Jr.\",5001,NoAnswer,03/08/2026 01:59\r\n\
 101,2,\"Zoë \"\"Z\"\" Müller\",,Busy,03/08/2026 03:30\r\n";
 
@@ -223,7 +223,7 @@ fn folders_of_files_are_tables() {
     assert_eq!(stdout(&o), GOLDEN);
 }
 
-fn assert_one_line_error(o: &Output, needle: &str) {
+pub fn assert_one_line_error(o: &Output, needle: &str) {
     assert!(!o.status.success());
     let err = stderr(o);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -739,6 +739,10 @@ fn usage_mistakes_exit_2_with_one_line() {
         (
             vec!["report", "--from", "+999-01-01", "--to", "2026-03-01"],
             "'+999-01-01'",
+        ),
+        (
+            vec!["report", "--range", "yesterday", "--time-zone", ""],
+            "unknown time zone ''",
         ),
     ] {
         let o = run(&args);

@@ -19,6 +19,8 @@ mod common;
 #[cfg(feature = "cli")]
 mod docs;
 mod export;
+#[cfg(feature = "cli")]
+mod faults;
 mod plan;
 mod property;
 mod read;

@@ -109,6 +109,10 @@ pub struct ReportArgs {
     /// Leave out the header row (csv, tab, xlsx).
     #[arg(long)]
     pub no_headers: bool,
+    /// Put ' before csv/tab text cells that start with =, +, -, @, tab or CR, so that Excel does
+    /// not run them as formulas (off by default: CXone's bytes). XLSX always stores text as text.
+    #[arg(long)]
+    pub excel_safe: bool,
     /// Put _YYYYMMDD (today in the report's zone) before the output file's extension.
     #[arg(long)]
     pub append_date: bool,

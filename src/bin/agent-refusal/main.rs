@@ -64,20 +64,141 @@ fn main() -> ExitCode {
             .map(|(_, is_command)| is_command)
             .collect::<Vec<_>>()
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Planning recurses over a statement's tree: a deeply nested statement needs a deep stack,
+    // on the thread that plans and on the runtime's workers.
+    let main = std::thread::Builder::new()
+        .name("agent-refusal".to_string())
+        .stack_size(STACK_SIZE)
+        .spawn(move || run_command(cli, sql_order.unwrap_or_default()));
+    match main.map(std::thread::JoinHandle::join) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_)) => ExitCode::from(101), // a panic, already reported by the hook
+        Err(e) => fail(&anyhow::Error::from(e)),
+    }
+}
+
+/// The stack of the threads that plan and run queries.
+const STACK_SIZE: usize = 256 << 20;
+
+/// Runs the command on a runtime of its own, stopping it at a signal.
+fn run_command(cli: Cli, sql_order: Vec<bool>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(STACK_SIZE)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::Error::from(e)),
     };
-    match runtime.block_on(run(cli, sql_order.unwrap_or_default())) {
+    // The interactive shell handles Ctrl-C itself: it cancels the query and goes on.
+    let shell_owns_ctrl_c =
+        cli.command.as_ref().is_none_or(|c| matches!(c, Command::Repl(_))) && std::io::stdin().is_terminal();
+    let outcome = runtime.block_on(async {
+        let signals = match Signals::listen(!shell_owns_ctrl_c) {
+            Ok(signals) => signals,
+            Err(e) => return Err(anyhow::Error::from(e)),
+        };
+        // Dropping the command at a signal drops what it was writing: a file export's temporary
+        // file is removed and the target keeps its content.
+        tokio::select! {
+            result = run(cli, sql_order) => result,
+            signal = signals.recv() => Err(Stopped(signal).into()),
+        }
+    });
+    // A blocking task still running (a workbook being saved) is not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => match e.downcast_ref::<Usage>() {
-            Some(Usage(message)) => {
+        Err(e) => {
+            if let Some(Usage(message)) = e.downcast_ref::<Usage>() {
                 say(&format!("error: {message}"));
                 ExitCode::from(2)
+            } else if let Some(Stopped(signal)) = e.downcast_ref::<Stopped>() {
+                say(&format!(
+                    "stopped by {signal}: a file being written was removed, an existing file is unchanged"
+                ));
+                ExitCode::from(128 + signal.number())
+            } else {
+                fail(&e)
             }
-            None => fail(&e),
-        },
+        }
+    }
+}
+
+/// A signal that stops the program.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Interrupt,
+    Terminate,
+    HangUp,
+}
+
+impl Signal {
+    fn number(self) -> u8 {
+        match self {
+            Signal::HangUp => 1,
+            Signal::Interrupt => 2,
+            Signal::Terminate => 15,
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signal::Interrupt => "SIGINT (Ctrl-C)",
+            Signal::Terminate => "SIGTERM",
+            Signal::HangUp => "SIGHUP",
+        })
+    }
+}
+
+/// The command was stopped by a signal.
+#[derive(Debug)]
+struct Stopped(Signal);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stopped by {}", self.0)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// The stopping signals, listened to from the start.
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen(interrupt: bool) -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: if interrupt {
+                Some(signal(SignalKind::interrupt())?)
+            } else {
+                None
+            },
+            terminate: signal(SignalKind::terminate())?,
+            hang_up: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn recv(mut self) -> Signal {
+        let interrupt = async {
+            match &mut self.interrupt {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => Signal::Interrupt,
+            _ = self.terminate.recv() => Signal::Terminate,
+            _ = self.hang_up.recv() => Signal::HangUp,
+        }
     }
 }
 
@@ -198,25 +319,27 @@ async fn report(args: ReportArgs) -> Result<()> {
         .map_err(|e| usage(&args::library_message(&e)))?;
     let ctx = open(&args.data).await?;
     note_demo(&args.data);
+    let mut path = PathBuf::from(&args.output);
+    if args.append_date {
+        path = export::append_date(&path, resolved.run_date);
+    }
+    if !to_stdout {
+        export::target::refuse_inputs(ctx.state().catalog_list().as_ref(), &path).await?;
+    }
     let stream = resolved.dataframe(&ctx)?.execute_stream().await?;
-    let options = ExportOptions::new(format).with_headers(!args.no_headers);
+    let options = ExportOptions::new(format)
+        .with_headers(!args.no_headers)
+        .with_excel_safe(args.excel_safe);
     if to_stdout {
         let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
         export::write_stream(stream, out, options).await?;
         return Ok(());
     }
-    let mut path = PathBuf::from(&args.output);
-    if args.append_date {
-        path = export::append_date(&path, resolved.run_date);
-    }
     let options = match ProgressLine::on_terminal() {
         Some(line) => options.with_progress(Arc::new(line)),
         None => options,
     };
-    let rows = tokio::select! {
-        written = export::write_file(stream, &path, options) => written?,
-        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted; {} was not written", path.display()),
-    };
+    let rows = export::write_file(stream, &path, options).await?;
     say(&format!("wrote {rows} rows to {}", path.display()));
     Ok(())
 }
