@@ -239,10 +239,11 @@ fn panicked(panic: &(dyn std::any::Any + Send)) -> DataFusionError {
         .split_once("code: ")
         .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|digits| digits.parse::<i32>().ok());
-    match code {
-        Some(code) => DataFusionError::IoError(std::io::Error::from_raw_os_error(code))
-            .context("cannot write the workbook's temporary files (see TMPDIR)"),
-        None => exec_datafusion_err!("XLSX export failed: {}", message.replace('\n', " ")),
+    if let Some(code) = code {
+        DataFusionError::IoError(std::io::Error::from_raw_os_error(code))
+            .context("cannot write the workbook's temporary files (see TMPDIR)")
+    } else {
+        exec_datafusion_err!("XLSX export failed: {}", message.replace('\n', " "))
     }
 }
 

@@ -2,7 +2,10 @@
 //! signals mid-stream, full disks and absurd statements. Each test names the promise it checks
 //! (docs/exports.md, "What a failure leaves behind").
 
+use std::fmt::Write as _;
 use std::io::Read;
+
+use calamine::Reader;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -216,7 +219,7 @@ fn signal_mid_stream(dir: &Path, name: &str, signal: &str, bytes: u64) -> Output
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(120),
+            started.elapsed() < Duration::from_mins(2),
             "{name}: the export never got under way"
         );
         std::thread::sleep(Duration::from_millis(5));
@@ -263,7 +266,7 @@ fn on_small_tmpfs(dir: &Path, size: &str, env: &[(&str, &Path)], args: &[&str]) 
         dir.display()
     );
     for (name, value) in env {
-        script.push_str(&format!("export {name}='{}'; ", value.display()));
+        let _ = write!(script, "export {name}='{}'; ", value.display());
     }
     script.push_str("exec \"$@\"");
     let o = std::process::Command::new("unshare")
@@ -370,7 +373,6 @@ fn excel_safe_guards_formula_like_text_and_xlsx_keeps_text_text() {
     let book = dir.path().join("r.xlsx");
     let o = report_march_8(data.path(), &["--output", book.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    use calamine::Reader;
     let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&book).unwrap();
     let cells = workbook.worksheet_range("Agent Refusal").unwrap();
     let formulas = workbook.worksheet_formula("Agent Refusal").unwrap();

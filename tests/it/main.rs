@@ -21,6 +21,7 @@ mod docs;
 mod export;
 #[cfg(feature = "cli")]
 mod faults;
+mod fuzz;
 mod plan;
 mod property;
 mod read;

@@ -74,6 +74,7 @@ impl DataArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[allow(clippy::struct_excessive_bools)] // clap's flags
 pub struct ReportArgs {
     /// First day of the report (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", required_unless_present = "range", conflicts_with = "range",
