@@ -604,19 +604,12 @@ fn check_space(dir: &Path, scale: u32, format: DemoFormat) -> Result<()> {
 
 /// The bytes free for an unprivileged user on the file system of `dir` (or of its nearest
 /// existing parent folder); `None` when that is unknown.
-#[cfg(feature = "cli")]
 fn free_bytes(dir: &Path) -> Option<u64> {
     let absolute = std::path::absolute(dir).ok()?;
     let existing = absolute.ancestors().find(|p| p.exists())?;
     let stats = nix::sys::statvfs::statvfs(existing).ok()?;
     #[allow(clippy::useless_conversion)] // the field types differ between platforms
     Some(u64::from(stats.blocks_available()).saturating_mul(u64::from(stats.fragment_size())))
-}
-
-/// Without the `cli` feature (and its `nix`), the free space is not checked.
-#[cfg(not(feature = "cli"))]
-fn free_bytes(_dir: &Path) -> Option<u64> {
-    None
 }
 
 /// `1.4 GB`, `950.0 MB`: bytes in powers of 1000, as disk sizes are given.
