@@ -224,8 +224,9 @@ fn signal_mid_stream(dir: &Path, name: &str, signal: &str, bytes: u64) -> Output
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let o = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
+    // the shell's own `kill`, there on every system
+    let o = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {}", child.id())])
         .output()
         .unwrap();
     assert!(o.status.success(), "kill: {}", stderr(&o));

@@ -140,3 +140,19 @@ fn ctrl_d_quits() {
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
 }
+
+/// SIGTERM ends the shell even while it waits at its prompt (blocked reading the terminal), with
+/// the status a terminated process has.
+#[test]
+fn sigterm_ends_the_shell_at_its_prompt() {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let mut p = start(home.path(), cwd.path());
+    p.exp_string("agent-refusal> ").unwrap();
+    p.process_mut().signal(rexpect::process::Signal::SIGTERM).unwrap();
+    p.exp_string("stopped by SIGTERM").unwrap();
+    match p.process().wait().unwrap() {
+        rexpect::process::WaitStatus::Exited(_, code) => assert_eq!(code, 143),
+        other => panic!("the shell did not exit: {other:?}"),
+    }
+}

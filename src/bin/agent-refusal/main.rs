@@ -94,10 +94,22 @@ fn run_command(cli: Cli, sql_order: Vec<bool>) -> ExitCode {
     let shell_owns_ctrl_c =
         cli.command.as_ref().is_none_or(|c| matches!(c, Command::Repl(_))) && std::io::stdin().is_terminal();
     let outcome = runtime.block_on(async {
-        let signals = match Signals::listen(!shell_owns_ctrl_c) {
-            Ok(signals) => signals,
-            Err(e) => return Err(anyhow::Error::from(e)),
+        let (signals, watchdog) = match (
+            Signals::listen(!shell_owns_ctrl_c),
+            Signals::listen(!shell_owns_ctrl_c),
+        ) {
+            (Ok(signals), Ok(watchdog)) => (signals, watchdog),
+            (Err(e), _) | (_, Err(e)) => return Err(anyhow::Error::from(e)),
         };
+        // The command is dropped at a signal only where it awaits: one blocked in a system call
+        // (the shell waiting at its prompt, a write to a stalled pipe) would never see it. Then,
+        // after a grace period, the process ends as the signal's default action would.
+        tokio::spawn(async move {
+            let signal = watchdog.recv().await;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            say(&format!("stopped by {signal}"));
+            std::process::exit(128 + i32::from(signal.number()));
+        });
         // Dropping the command at a signal drops what it was writing: a file export's temporary
         // file is removed and the target keeps its content.
         tokio::select! {
