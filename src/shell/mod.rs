@@ -63,6 +63,51 @@ pub fn error_line(e: &DataFusionError) -> String {
     line.lines().next().unwrap_or_default().to_string()
 }
 
+/// The deepest expression a statement may hold: a chain of this many operators (`1+1+...`) or
+/// nested parentheses. DataFusion's planning costs grow with the square of the depth (each level
+/// names the whole expression below it): past this, planning would take minutes and gigabytes.
+pub const MAX_EXPRESSION_DEPTH: usize = 1_000;
+
+/// Refuses a statement holding an expression nested deeper than [`MAX_EXPRESSION_DEPTH`].
+pub fn check_depth(statement: &datafusion::sql::parser::Statement) -> Result<()> {
+    use datafusion::sql::parser::{CopyToSource, Statement};
+    use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
+    use std::ops::ControlFlow;
+
+    struct Depth(usize);
+    impl Visitor for Depth {
+        type Break = ();
+        fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+            self.0 += 1;
+            if self.0 > MAX_EXPRESSION_DEPTH {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+        fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+            self.0 -= 1;
+            ControlFlow::Continue(())
+        }
+    }
+    let too_deep = match statement {
+        Statement::Statement(s) => s.visit(&mut Depth(0)).is_break(),
+        Statement::CopyTo(copy) => match &copy.source {
+            CopyToSource::Query(q) => q.visit(&mut Depth(0)).is_break(),
+            CopyToSource::Relation(_) => false,
+        },
+        Statement::Explain(explain) => return check_depth(&explain.statement),
+        Statement::CreateExternalTable(_) | Statement::Reset(_) => false,
+    };
+    if too_deep {
+        return datafusion::common::plan_err!(
+            "an expression is nested more than {MAX_EXPRESSION_DEPTH} levels deep (a chain of \
+             operators or of parentheses): split the statement"
+        );
+    }
+    Ok(())
+}
+
 /// The error a layer of a DataFusion error wraps, if any (through Arrow's and other external
 /// errors that hold a DataFusion error).
 fn inner_error(e: &DataFusionError) -> Option<&DataFusionError> {
@@ -148,6 +193,9 @@ impl Shell {
             datafusion::common::plan_datafusion_err!("unsupported SQL dialect {dialect_name}")
         })?;
         let statements = DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?;
+        for statement in &statements {
+            check_depth(statement)?;
+        }
         for statement in statements {
             let start = Instant::now();
             let plan = self.ctx.state().statement_to_plan(statement).await?;
