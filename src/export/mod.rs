@@ -440,6 +440,40 @@ pub async fn write_file(
     }
 }
 
+/// The temporary files of the exports under way in this process.
+static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes the temporary files of every export under way, for a program about to end at once
+/// (a signal handler whose export does not stop in time): their targets keep their content.
+/// Exports that go on afterwards fail when they come to rename their file.
+pub fn remove_unfinished_files() {
+    if let Ok(mut files) = UNFINISHED.lock() {
+        for file in files.drain(..) {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// A temporary file listed in [`UNFINISHED`] while it lives.
+struct Unfinished(PathBuf);
+
+impl Unfinished {
+    fn list(path: &Path) -> Unfinished {
+        if let Ok(mut files) = UNFINISHED.lock() {
+            files.push(path.to_path_buf());
+        }
+        Unfinished(path.to_path_buf())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Ok(mut files) = UNFINISHED.lock() {
+            files.retain(|f| f != &self.0);
+        }
+    }
+}
+
 /// Sets when the future holding it is dropped: tells a blocking XLSX save to stop.
 #[derive(Default)]
 struct StopOnDrop(Arc<AtomicBool>);
@@ -502,6 +536,7 @@ async fn replace_file(
     let temp = builder.tempfile_in(&dir).map_err(|e| {
         DataFusionError::IoError(e).context(format!("cannot write to folder '{}'", dir.display()))
     })?;
+    let _listed = Unfinished::list(temp.path());
     if let Some(existing) = existing {
         keep_mode_and_owner(temp.as_file(), existing).map_err(io_failed)?;
     }

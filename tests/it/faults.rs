@@ -408,3 +408,32 @@ fn excel_safe_guards_formula_like_text_and_xlsx_keeps_text_text() {
         "{cells:?}"
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_program_quietly() {
+    let data = large_data();
+    for format in ["csv", "tsv", "table", "json", "ndjson"] {
+        let mut child = bin()
+            .args(["--data", data.to_str().unwrap(), "sql", "--format", format])
+            .args(["-c", "SELECT * FROM refusals"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 64];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // the pipe's reader is gone (as `| head -1` would leave it)
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{format}");
+    }
+}
+
+#[test]
+fn memory_limits_too_small_for_any_query_are_usage_errors() {
+    for size in ["0", "1K", "512K"] {
+        let o = run(&["sql", "--memory-limit", size, "-c", "SELECT 1"]);
+        assert_one_line_error(&o, "too small for any query");
+        assert_eq!(o.status.code(), Some(2));
+    }
+}

@@ -199,12 +199,21 @@ fn library<T>(parsed: datafusion::common::Result<T>) -> Result<T, String> {
 
 /// `--memory-limit`: a size as DataFusion's `datafusion.runtime.memory_limit` takes it.
 fn size(text: &str) -> Result<usize, String> {
-    library(SessionContext::parse_capacity_limit(
+    let bytes = library(SessionContext::parse_capacity_limit(
         "--memory-limit",
         text.trim(),
     ))
-    .map_err(|e| format!("{e}; use a size such as 2G or 512M"))
+    .map_err(|e| format!("{e}; use a size such as 2G or 512M"))?;
+    if bytes < MIN_MEMORY_LIMIT {
+        return Err(format!(
+            "--memory-limit {text} is too small for any query: give at least 1M"
+        ));
+    }
+    Ok(bytes)
 }
+
+/// The smallest `--memory-limit`: below it, no query could run.
+const MIN_MEMORY_LIMIT: usize = 1 << 20;
 
 /// `--format`: the export formats by name, with their aliases, listed in `--help`.
 fn export_format() -> impl TypedValueParser<Value = ExportFormat> {

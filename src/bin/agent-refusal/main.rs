@@ -104,10 +104,14 @@ fn run_command(cli: Cli, sql_order: Vec<bool>) -> ExitCode {
         // The command is dropped at a signal only where it awaits: one blocked in a system call
         // (the shell waiting at its prompt, a write to a stalled pipe) would never see it. Then,
         // after a grace period, the process ends as the signal's default action would.
+        let grace = std::time::Duration::from_secs(if shell_owns_ctrl_c { 2 } else { 10 });
         tokio::spawn(async move {
             let signal = watchdog.recv().await;
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            say(&format!("stopped by {signal}"));
+            tokio::time::sleep(grace).await;
+            export::remove_unfinished_files();
+            say(&format!(
+                "stopped by {signal}: a file being written was removed, an existing file is unchanged"
+            ));
             std::process::exit(128 + i32::from(signal.number()));
         });
         // Dropping the command at a signal drops what it was writing: a file export's temporary
@@ -497,5 +501,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            // arrow's CSV writer (`sql --format csv`) keeps only the I/O error's text
+            || cause.to_string().ends_with("Broken pipe (os error 32)")
     })
 }
