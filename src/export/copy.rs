@@ -286,3 +286,44 @@ impl FileSource for WriteOnlySource {
         Ok(TreeNodeRecursion::Continue)
     }
 }
+
+/// Checks a `COPY` statement's local target before it runs, for every format: an input table of
+/// the session is refused ([`super::target::refuse_inputs`]). DataFusion's own formats (`CSV`,
+/// `JSON`, `PARQUET`) write through `object_store`, which replaces whatever is at the path: for
+/// them a symbolic link is resolved here (the plan returned writes its target) and a device or
+/// FIFO is refused. This crate's formats handle both themselves ([`super::write_file`]).
+pub async fn check_copy(
+    catalogs: &dyn datafusion::catalog::CatalogProviderList,
+    copy: &datafusion::logical_expr::dml::CopyTo,
+) -> Result<Option<datafusion::logical_expr::dml::CopyTo>> {
+    let Ok(url) = datafusion::datasource::listing::ListingTableUrl::parse(&copy.output_url) else {
+        return Ok(None);
+    };
+    if url.get_url().scheme() != "file" {
+        return Ok(None);
+    }
+    let Ok(path) = url.get_url().to_file_path() else {
+        return Ok(None);
+    };
+    super::target::refuse_inputs(catalogs, &path).await?;
+    let ours = datafusion::datasource::file_format::file_type_to_format(&copy.file_type)
+        .is_ok_and(|factory| factory.is::<ExportFormatFactory>());
+    if ours || url.is_collection() {
+        return Ok(None);
+    }
+    match super::target::resolve(&path)? {
+        super::target::Target::Through(_) => plan_err!(
+            "COPY ... STORED AS {} replaces the file at its target, so it cannot write through \
+             '{}' (a device, pipe or descriptor): use STORED AS CXONE_CSV, XML or XLSX, or \
+             `agent-refusal report --output`",
+            copy.file_type.get_ext().to_uppercase(),
+            copy.output_url
+        ),
+        super::target::Target::Replace { path: resolved, .. } if resolved != path => {
+            let mut copy = copy.clone();
+            copy.output_url = resolved.to_string_lossy().into_owned();
+            Ok(Some(copy))
+        }
+        super::target::Target::Replace { .. } => Ok(None),
+    }
+}

@@ -350,6 +350,9 @@ async fn drive(
         if let Some(p) = progress {
             p.rows_written(rows);
         }
+        // Let whoever awaits this export alongside something else (a signal, a timeout) see it
+        // between batches, even while batches keep coming.
+        tokio::task::yield_now().await;
     }
     Ok(rows)
 }
@@ -567,7 +570,7 @@ async fn write_through(
     let target = format!("'{}'", path.display());
     let opened = device.to_path_buf();
     // Opening a FIFO waits for its reader: on a blocking thread, so Ctrl-C still stops it.
-    let file = blocking(move || Ok(std::fs::OpenOptions::new().write(true).open(opened)?))
+    let file = blocking(move || Ok(open_through(&opened)?))
         .await
         .map_err(|e| cannot_write(e, &target))?;
     if options.format != ExportFormat::Xlsx {
@@ -594,10 +597,27 @@ async fn write_through(
     Ok(rows)
 }
 
+/// Opens a device, FIFO or descriptor path for writing. `/dev/stdout` and `/dev/stderr` (and
+/// their `/dev/fd/N` names) are the process's own descriptors, duplicated: they keep what the
+/// shell made them (a file opened with `>>`, its offset, a socket). Anything else is opened for
+/// appending, so that a file behind `/dev/fd/N` is not overwritten from its start.
+fn open_through(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    match path.to_str() {
+        Some("/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1") => {
+            Ok(std::io::stdout().as_fd().try_clone_to_owned()?.into())
+        }
+        Some("/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2") => {
+            Ok(std::io::stderr().as_fd().try_clone_to_owned()?.into())
+        }
+        _ => std::fs::OpenOptions::new().append(true).open(path),
+    }
+}
+
 /// Gives the temporary file the mode of the file it replaces, and its owner and group where the
 /// process may (an ordinary user can only give a file a group of its own).
 fn keep_mode_and_owner(file: &std::fs::File, existing: &std::fs::Metadata) -> std::io::Result<()> {
-    file.set_permissions(existing.permissions())?;
+    // the owner first: a change of owner clears the set-user-ID and set-group-ID bits
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -608,7 +628,7 @@ fn keep_mode_and_owner(file: &std::fs::File, existing: &std::fs::Metadata) -> st
             let _ = std::os::unix::fs::fchown(file, None, Some(existing.gid()));
         }
     }
-    Ok(())
+    file.set_permissions(existing.permissions())
 }
 
 /// Runs `df` and writes its result to `path` (see [`write_file`]); returns the rows written.

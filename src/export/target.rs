@@ -38,10 +38,13 @@ pub(crate) fn resolve(path: &Path) -> Result<Target> {
     let cannot = |e: std::io::Error, path: &Path| {
         DataFusionError::IoError(e).context(format!("cannot write '{}'", path.display()))
     };
+    if path.as_os_str().to_string_lossy().ends_with('/') {
+        return plan_err!("cannot write '{}': it names a folder, not a file", path.display());
+    }
     let mut current = path.to_path_buf();
     for _ in 0..MAX_LINKS {
         if is_descriptor(&current) {
-            return Ok(Target::Through(path.to_path_buf()));
+            return Ok(Target::Through(current));
         }
         let metadata = match std::fs::symlink_metadata(&current) {
             Ok(metadata) => metadata,
@@ -118,15 +121,13 @@ pub async fn refuse_inputs(catalogs: &dyn CatalogProviderList, target: &Path) ->
                     };
                     // A folder table's folder (`--data`'s NAME/): a file written there would be
                     // read as part of the table.
+                    let named = |p: &Path| {
+                        p.file_stem()
+                            .is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(&table_name))
+                    };
                     let folder = match input.parent() {
                         _ if url.is_collection() => Some(input.as_path()),
-                        Some(dir)
-                            if dir
-                                .file_name()
-                                .is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(&table_name)) =>
-                        {
-                            Some(dir)
-                        }
+                        Some(dir) if !named(&input) && named(dir) => Some(dir),
                         _ => None,
                     };
                     if target == input || folder.is_some_and(|f| target.starts_with(f)) {
@@ -134,6 +135,20 @@ pub async fn refuse_inputs(catalogs: &dyn CatalogProviderList, target: &Path) ->
                             "cannot write '{}': it is an input of table '{table_name}', which \
                              the export reads",
                             target.display()
+                        );
+                    }
+                    // `REFUSALS.csv` beside `refusals.parquet`: the next run would find two
+                    // tables named `refusals`
+                    if folder.is_none()
+                        && target.parent() == input.parent()
+                        && named(&target)
+                        && crate::sources::DataFormat::of(&target).is_some()
+                    {
+                        return plan_err!(
+                            "cannot write '{}': beside '{}' it would be read as a second table \
+                             '{table_name}'",
+                            target.display(),
+                            input.display()
                         );
                     }
                 }

@@ -8,13 +8,13 @@
 
 use std::borrow::Cow;
 use std::io::BufRead;
-use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::common::Result;
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
@@ -198,14 +198,13 @@ impl Shell {
         }
         for statement in statements {
             let start = Instant::now();
-            let plan = self.ctx.state().statement_to_plan(statement).await?;
-            if let datafusion::logical_expr::LogicalPlan::Copy(copy) = &plan {
-                // DataFusion's own formats as well as this crate's: never over an input
-                let url = &copy.output_url;
-                let local = url.strip_prefix("file://").unwrap_or(url);
-                if !local.contains("://") {
-                    let catalogs = self.ctx.state().catalog_list().clone();
-                    crate::export::target::refuse_inputs(catalogs.as_ref(), Path::new(local)).await?;
+            let mut plan = self.ctx.state().statement_to_plan(statement).await?;
+            if let LogicalPlan::Copy(copy) = &plan {
+                // DataFusion's own formats as well as this crate's: never over an input, through
+                // links, not over devices
+                let catalogs = Arc::clone(self.ctx.state().catalog_list());
+                if let Some(checked) = crate::export::copy::check_copy(catalogs.as_ref(), copy).await? {
+                    plan = LogicalPlan::Copy(checked);
                 }
             }
             let df = self.ctx.execute_logical_plan(plan).await?;

@@ -221,5 +221,20 @@ fn data_error(e: ArrowError, columns: &[String]) -> DataFusionError {
         let cause = cause.strip_prefix("Parser error: ").unwrap_or(cause);
         return DataFusionError::Execution(format!("line {}, column {column}: {cause}", row + 1));
     }
+    // `Error while parsing value 'x' as type 'Int64' for column 0 at line 4998. Row data: '[...]'`
+    if let ArrowError::ParseError(message) = &e
+        && let Some(rest) = message.strip_prefix("Error while parsing value '")
+        && let Some((value, rest)) = rest.rsplit_once("' as type '")
+        && let Some((data_type, rest)) = rest.split_once("' for column ")
+        && let Some((index, rest)) = rest.split_once(" at line ")
+        && let Some((row, _)) = rest.split_once(". Row data: ")
+        && let (Ok(index), Ok(row)) = (index.parse::<usize>(), row.parse::<u64>())
+        && let Some(column) = columns.get(index)
+    {
+        return DataFusionError::Execution(format!(
+            "line {}, column {column}: cannot read '{value}' as {data_type}",
+            row + 1
+        ));
+    }
     DataFusionError::ArrowError(Box::new(e), None)
 }

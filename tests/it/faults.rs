@@ -43,6 +43,43 @@ fn devices_are_written_through_and_full_devices_fail() {
     let o = report_march_8(data.path(), &["--output", "/dev/stdout"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), GOLDEN);
+    // a file the shell opened for appending keeps what it had: the descriptor is used as it is
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.txt");
+    std::fs::write(&log, "before\n").unwrap();
+    let o = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "\"$0\" --data \"$1\" report --from 2026-03-08 --to 2026-03-08 \
+                      --time-zone America/New_York --output /dev/stdout >> \"$2\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_agent-refusal"))
+        .arg(data.path())
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("before\n{GOLDEN}")
+    );
+    // DataFusion's own COPY formats replace their target: a device is refused, a link followed
+    let o = run(&[
+        "--data",
+        data.path().to_str().unwrap(),
+        "sql",
+        "-c",
+        "COPY (SELECT 1 AS n) TO '/dev/null' STORED AS CSV",
+    ]);
+    assert_one_line_error(&o, "cannot write through '/dev/null'");
+    let real = dir.path().join("real.csv");
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let sql = format!("COPY (SELECT 1 AS n) TO '{}' STORED AS CSV", link.display());
+    let o = run(&["--data", data.path().to_str().unwrap(), "sql", "-c", &sql]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "n\n1\n");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     // COPY goes through the same writer
     let o = run(&[
         "--data",
@@ -86,7 +123,7 @@ fn a_symlink_is_followed_and_its_target_replaced_keeping_mode_and_group() {
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("real.csv");
     std::fs::write(&real, "old").unwrap();
-    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o2640)).unwrap();
     // a group other than the file's own where the test may give one (root may; others keep theirs)
     let created = std::fs::metadata(&real).unwrap();
     let group = if created.uid() == 0 { 1 } else { created.gid() };
@@ -100,7 +137,7 @@ fn a_symlink_is_followed_and_its_target_replaced_keeping_mode_and_group() {
     assert_eq!(std::fs::read_to_string(&real).unwrap(), GOLDEN);
     let after = std::fs::metadata(&real).unwrap();
     assert_ne!(after.ino(), before.ino(), "replaced, not rewritten in place");
-    assert_eq!(after.mode() & 0o7777, 0o640);
+    assert_eq!(after.mode() & 0o7777, 0o2640);
     assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
     // a dangling link creates its target
     let dangling = dir.path().join("dangling.csv");
@@ -141,6 +178,7 @@ fn an_input_table_is_never_an_output() {
     std::fs::write(d.join("stations/a.csv"), "station_id,station_name\n5001,Desk\n").unwrap();
     let input = d.join("refusals.csv");
     let before = std::fs::read(&input).unwrap();
+    let out = tempfile::tempdir().unwrap();
     for target in [
         input.clone(),
         d.join("./refusals.csv"),
@@ -152,20 +190,29 @@ fn an_input_table_is_never_an_output() {
         assert_eq!(o.status.code(), Some(1));
     }
     // through a link as well
-    let out = tempfile::tempdir().unwrap();
     let link = out.path().join("link.csv");
     std::os::unix::fs::symlink(&input, &link).unwrap();
     let o = report_march_8(d, &["--output", link.to_str().unwrap()]);
     assert_one_line_error(&o, "which the export reads");
-    // COPY, in any format
-    for format in ["CXONE_CSV", "CSV", "PARQUET"] {
-        let sql = format!(
-            "COPY (SELECT * FROM refusals) TO '{}' STORED AS {format}",
-            input.display()
-        );
-        let o = run(&["--data", d.to_str().unwrap(), "sql", "-c", &sql]);
-        assert_one_line_error(&o, "which the export reads");
+    // COPY, in any format, however the path is spelled
+    let spelled = [
+        input.display().to_string(),
+        format!("file://{}", input.display()),
+        format!("file://{}", input.display()).replace("refusals.csv", "refusal%73.csv"),
+    ];
+    for format in ["CXONE_CSV", "CSV", "PARQUET", "JSON"] {
+        for target in &spelled {
+            let sql = format!("COPY (SELECT * FROM refusals) TO '{target}' STORED AS {format}");
+            let o = run(&["--data", d.to_str().unwrap(), "sql", "-c", &sql]);
+            assert_one_line_error(&o, "which the export reads");
+        }
     }
+    // a second file of the same table, beside it
+    let o = report_march_8(d, &["--output", d.join("REFUSALS.parquet").to_str().unwrap()]);
+    assert_one_line_error(&o, "would be read as a second table 'refusals'");
+    // a folder name with a slash
+    let o = report_march_8(d, &["--output", out.path().join("new/").to_str().unwrap()]);
+    assert_one_line_error(&o, "it names a folder, not a file");
     assert_eq!(std::fs::read(&input).unwrap(), before);
     // the next run still reads it
     let o = report_march_8(d, &[]);
@@ -442,4 +489,58 @@ fn memory_limits_too_small_for_any_query_are_usage_errors() {
         assert_one_line_error(&o, "too small for any query");
         assert_eq!(o.status.code(), Some(2));
     }
+}
+
+/// Starts a year's export of the large data to `output` (not a regular file: nothing to watch),
+/// waits `after`, sends `signal` and returns what the process did, and how long it took to end.
+fn signal_after(output: &Path, format: &str, signal: &str, after: Duration) -> (Output, Duration) {
+    let child = bin()
+        .args([
+            "--data",
+            large_data().to_str().unwrap(),
+            "report",
+            "--format",
+            format,
+        ])
+        .args(["--from", "2026-01-01", "--to", "2026-12-31", "--output"])
+        .arg(output)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let sent = Instant::now();
+    let o = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {}", child.id())])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "kill: {}", stderr(&o));
+    let o = child.wait_with_output().unwrap();
+    (o, sent.elapsed())
+}
+
+#[test]
+fn a_signal_stops_an_export_through_a_device_or_a_stalled_pipe() {
+    // rows streaming into /dev/null: stopped between batches
+    let (o, took) = signal_after(Path::new("/dev/null"), "xml", "INT", Duration::from_millis(700));
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert_one_line_error(&o, "stopped by SIGINT");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // a FIFO whose reader never reads: the write blocks in the kernel, the watchdog ends it
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("stalled.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(fifo).unwrap();
+            std::thread::sleep(Duration::from_secs(20));
+            drop(file);
+        })
+    };
+    let (o, took) = signal_after(&fifo, "csv", "TERM", Duration::from_secs(2));
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert_one_line_error(&o, "stopped by SIGTERM");
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    drop(reader);
 }
