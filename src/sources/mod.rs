@@ -266,22 +266,27 @@ fn table_role(ctx: &SessionContext, name: &str) -> Option<&'static str> {
 
 /// The schema with a type for each column that CSV inference left `Null` (a header-only file, or
 /// a column with no values): the documented type of a report column, else `Utf8`.
+///
+/// A report column that inference made text although it is documented as a number or a time
+/// (its first rows hold a bad value, or a time form inference does not know, such as
+/// `2026-03-08T06:59:59Z`) is read with its documented type too: a bad value is then an error that
+/// names its file, line and column, and not a failed conversion later in the plan.
 fn without_null_columns(schema: &Schema, role: Option<&str>) -> Option<Schema> {
-    if !schema.fields().iter().any(|f| f.data_type() == &DataType::Null) {
+    let documented = |f: &Field| role.and_then(|role| crate::schema::input_column_type(role, f.name()));
+    let retyped = |f: &Field| match (f.data_type(), documented(f)) {
+        (DataType::Null, t) => Some(t.unwrap_or(DataType::Utf8)),
+        (DataType::Utf8, Some(t)) if t != DataType::Utf8 => Some(t),
+        _ => None,
+    };
+    if !schema.fields().iter().any(|f| retyped(f).is_some()) {
         return None;
     }
     let fields: Vec<Field> = schema
         .fields()
         .iter()
-        .map(|f| {
-            if f.data_type() == &DataType::Null {
-                let t = role
-                    .and_then(|role| crate::schema::input_column_type(role, f.name()))
-                    .unwrap_or(DataType::Utf8);
-                Field::new(f.name(), t, true)
-            } else {
-                f.as_ref().clone()
-            }
+        .map(|f| match retyped(f) {
+            Some(t) => Field::new(f.name(), t, true),
+            None => f.as_ref().clone(),
         })
         .collect();
     Some(Schema::new_with_metadata(fields, schema.metadata().clone()))

@@ -941,26 +941,38 @@ fn a_bad_csv_row_is_named_by_file_line_and_cause_once() {
     ]);
     assert_one_line_error(&o, "refusals.csv': line 5000, column refuse_time: ");
     assert_eq!(stderr(&o).matches("refusals.csv").count(), 1, "{}", stderr(&o));
-    // a number that is not one: the file's line, the column's name
-    let data = demo_csv_data("1");
-    replace_line(
-        &data.path().join("refusals.csv"),
-        5000,
-        "700000000,1021,abc,Busy,2026-03-10T11:19:00Z",
-    );
-    let o = run(&[
-        "report",
-        "--data",
-        data.path().to_str().unwrap(),
-        "--from",
-        "2026-03-09",
-        "--to",
-        "2026-03-13",
-    ]);
-    assert_one_line_error(
-        &o,
-        "refusals.csv': line 5000, column station_id: cannot read 'abc' as Int64",
-    );
+    // a number or a time that is not one, also among the rows that inference reads: the file's
+    // line, the column's name
+    for (line, row, needle) in [
+        (
+            5000,
+            "700000000,1021,abc,Busy,2026-03-10T11:19:00Z",
+            "line 5000, column station_id: cannot read 'abc' as Int64",
+        ),
+        (
+            5,
+            "700000000,1021,abc,Busy,2026-03-10T11:19:00Z",
+            "line 5, column station_id: cannot read 'abc' as Int64",
+        ),
+        (
+            5,
+            "700000000,1021,5001,Busy,notatime",
+            "line 5, column refuse_time: Error parsing timestamp from 'notatime'",
+        ),
+    ] {
+        let data = demo_csv_data("1");
+        replace_line(&data.path().join("refusals.csv"), line, row);
+        let o = run(&[
+            "report",
+            "--data",
+            data.path().to_str().unwrap(),
+            "--from",
+            "2026-03-09",
+            "--to",
+            "2026-03-13",
+        ]);
+        assert_one_line_error(&o, &format!("refusals.csv': {needle}"));
+    }
     // and a file read in several byte ranges by default (over 10 MB) keeps its true line
     let data = demo_csv_data("40");
     replace_line(&data.path().join("refusals.csv"), 200_000, "1,2,3");
