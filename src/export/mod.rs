@@ -537,6 +537,8 @@ async fn replace_file(
     let target = format!("'{}'", path.display());
     let io_failed = |e: std::io::Error| cannot_write(DataFusionError::IoError(e), &target);
     let temp = builder.tempfile_in(&dir).map_err(|e| {
+        // tempfile names its random file in the message: the OS error says enough
+        let e = e.raw_os_error().map_or(e, std::io::Error::from_raw_os_error);
         DataFusionError::IoError(e).context(format!("cannot write to folder '{}'", dir.display()))
     })?;
     let _listed = Unfinished::list(temp.path());

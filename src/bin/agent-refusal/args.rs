@@ -206,14 +206,14 @@ fn size(text: &str) -> Result<usize, String> {
     .map_err(|e| format!("{e}; use a size such as 2G or 512M"))?;
     if bytes < MIN_MEMORY_LIMIT {
         return Err(format!(
-            "--memory-limit {text} is too small for any query: give at least 1M"
+            "--memory-limit {text} is too small for the report: give at least 16M"
         ));
     }
     Ok(bytes)
 }
 
-/// The smallest `--memory-limit`: below it, no query could run.
-const MIN_MEMORY_LIMIT: usize = 1 << 20;
+/// The smallest `--memory-limit`: below it, the report's sort cannot run.
+const MIN_MEMORY_LIMIT: usize = 16 << 20;
 
 /// `--format`: the export formats by name, with their aliases, listed in `--help`.
 fn export_format() -> impl TypedValueParser<Value = ExportFormat> {

@@ -104,7 +104,7 @@ fn run_command(cli: Cli, sql_order: Vec<bool>) -> ExitCode {
         // The command is dropped at a signal only where it awaits: one blocked in a system call
         // (the shell waiting at its prompt, a write to a stalled pipe) would never see it. Then,
         // after a grace period, the process ends as the signal's default action would.
-        let grace = std::time::Duration::from_secs(if shell_owns_ctrl_c { 2 } else { 10 });
+        let grace = std::time::Duration::from_secs(2);
         tokio::spawn(async move {
             let signal = watchdog.recv().await;
             tokio::time::sleep(grace).await;
