@@ -458,7 +458,7 @@ pub fn remove_unfinished_files() {
 }
 
 /// A temporary file listed in [`UNFINISHED`] while it lives.
-struct Unfinished(PathBuf);
+pub(crate) struct Unfinished(PathBuf);
 
 impl Unfinished {
     fn list(path: &Path) -> Unfinished {
@@ -474,6 +474,41 @@ impl Drop for Unfinished {
         if let Ok(mut files) = UNFINISHED.lock() {
             files.retain(|f| f != &self.0);
         }
+    }
+}
+
+/// A temporary file beside a target (`.NAME.XXXX.partial`, an ordinary file's mode), removed when
+/// dropped and by [`remove_unfinished_files`] while it lives; `file.persist(target)` puts it in
+/// place.
+pub(crate) struct PartialFile {
+    pub(crate) file: tempfile::NamedTempFile,
+    pub(crate) _listed: Unfinished,
+}
+
+impl PartialFile {
+    /// A temporary file in `target`'s folder.
+    pub(crate) fn beside(target: &Path) -> Result<PartialFile> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".partial");
+        #[cfg(unix)]
+        {
+            // an ordinary file's mode (tempfile's default is private), less the process's umask
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let file = builder.tempfile_in(&dir).map_err(|e| {
+            // tempfile names its random file in the message: the OS error says enough
+            let e = e.raw_os_error().map_or(e, std::io::Error::from_raw_os_error);
+            DataFusionError::IoError(e).context(format!("cannot write to folder '{}'", dir.display()))
+        })?;
+        let _listed = Unfinished::list(file.path());
+        Ok(PartialFile { file, _listed })
     }
 }
 
@@ -520,28 +555,9 @@ async fn replace_file(
     existing: Option<&std::fs::Metadata>,
     options: ExportOptions,
 ) -> Result<u64> {
-    let dir = match resolved.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = resolved.file_name().and_then(|n| n.to_str()).unwrap_or("export");
-    let prefix = format!(".{name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".partial");
-    #[cfg(unix)]
-    {
-        // an ordinary file's mode (tempfile's default is private), less the process's umask
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
     let target = format!("'{}'", path.display());
     let io_failed = |e: std::io::Error| cannot_write(DataFusionError::IoError(e), &target);
-    let temp = builder.tempfile_in(&dir).map_err(|e| {
-        // tempfile names its random file in the message: the OS error says enough
-        let e = e.raw_os_error().map_or(e, std::io::Error::from_raw_os_error);
-        DataFusionError::IoError(e).context(format!("cannot write to folder '{}'", dir.display()))
-    })?;
-    let _listed = Unfinished::list(temp.path());
+    let PartialFile { file: temp, _listed } = PartialFile::beside(resolved)?;
     if let Some(existing) = existing {
         keep_mode_and_owner(temp.as_file(), existing).map_err(io_failed)?;
     }

@@ -495,20 +495,35 @@ pub fn write_demo(dir: &Path, scale: u32, format: DemoFormat) -> Result<Vec<std:
         DemoFormat::Parquet => "parquet",
         DemoFormat::Csv => "csv",
     };
+    // Each file is written beside its target and put in place at the end, as exports are: an
+    // error or a signal leaves an existing data set as it was.
     let mut paths = Vec::new();
+    let mut partials = Vec::new();
     let mut writers = Vec::new();
     for table in Table::ALL {
         let path = dir.join(format!("{}.{ext}", table.name()));
-        let file = std::fs::File::create(&path)
+        let partial = crate::export::PartialFile::beside(&path)?;
+        let file = partial
+            .file
+            .as_file()
+            .try_clone()
             .map_err(|e| io_error(format!("cannot create '{}'", path.display()), e))?;
-        writers.push(TableWriter::new(file, table, format)?);
+        writers.push(TableWriter::new(std::io::BufWriter::new(file), table, format)?);
+        partials.push(partial);
         paths.push(path);
     }
     generate(scale, MAX_EVENTS_IN_MEMORY, &mut |table, batch| {
         writers[table as usize].write(&batch)
     })?;
     for writer in writers {
-        writer.finish()?;
+        use std::io::Write;
+        writer.finish()?.flush()?;
+    }
+    for (partial, path) in partials.into_iter().zip(&paths) {
+        partial
+            .file
+            .persist(path)
+            .map_err(|e| io_error(format!("cannot write '{}'", path.display()), e.error))?;
     }
     Ok(paths)
 }

@@ -544,3 +544,35 @@ fn a_signal_stops_an_export_through_a_device_or_a_stalled_pipe() {
     assert!(took < Duration::from_secs(6), "{took:?}");
     drop(reader);
 }
+
+#[test]
+fn a_signal_stops_demo_data_and_keeps_an_existing_data_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("refusals.parquet");
+    std::fs::write(&old, "the old data").unwrap();
+    let child = bin()
+        .args(["demo-data", "--scale", "400", "--output"])
+        .arg(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while partial_files(dir.path()).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "demo-data never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let o = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert_one_line_error(&o, "stopped by SIGINT");
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "the old data");
+    assert!(only_expected_files(dir.path(), &["refusals.parquet"]));
+}
