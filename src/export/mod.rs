@@ -507,8 +507,10 @@ impl PartialFile {
             let e = e.raw_os_error().map_or(e, std::io::Error::from_raw_os_error);
             DataFusionError::IoError(e).context(format!("cannot write to folder '{}'", dir.display()))
         })?;
-        let _listed = Unfinished::list(file.path());
-        Ok(PartialFile { file, _listed })
+        Ok(PartialFile {
+            _listed: Unfinished::list(file.path()),
+            file,
+        })
     }
 }
 
