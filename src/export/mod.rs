@@ -449,12 +449,21 @@ static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::n
 /// Removes the temporary files of every export under way, for a program about to end at once
 /// (a signal handler whose export does not stop in time): their targets keep their content.
 /// Exports that go on afterwards fail when they come to rename their file.
-pub fn remove_unfinished_files() {
-    if let Ok(mut files) = UNFINISHED.lock() {
-        for file in files.drain(..) {
-            let _ = std::fs::remove_file(file);
-        }
+/// Returns whether there were any.
+pub fn remove_unfinished_files() -> bool {
+    let Ok(mut files) = UNFINISHED.lock() else {
+        return false;
+    };
+    let any = !files.is_empty();
+    for file in files.drain(..) {
+        let _ = std::fs::remove_file(file);
     }
+    any
+}
+
+/// Whether an export (or `demo-data`) of this process is writing a file now.
+pub fn writing_files() -> bool {
+    UNFINISHED.lock().is_ok_and(|files| !files.is_empty())
 }
 
 /// A temporary file listed in [`UNFINISHED`] while it lives.

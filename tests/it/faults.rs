@@ -301,6 +301,11 @@ fn a_signal_mid_stream_stops_the_export_and_keeps_the_old_file() {
                 stderr(&o)
             );
             assert_one_line_error(&o, &format!("stopped by SIG{signal}"));
+            assert!(
+                stderr(&o).contains("the file being written was removed"),
+                "{}",
+                stderr(&o)
+            );
             assert_eq!(std::fs::read_to_string(&target).unwrap(), "the old report");
             assert_eq!(
                 partial_files(dir.path()),
@@ -525,6 +530,11 @@ fn a_signal_stops_an_export_through_a_device_or_a_stalled_pipe() {
     let (o, took) = signal_after(Path::new("/dev/null"), "xml", "INT", Duration::from_millis(700));
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert_one_line_error(&o, "stopped by SIGINT");
+    assert!(
+        !stderr(&o).contains("removed"),
+        "no file was written: {}",
+        stderr(&o)
+    );
     assert!(took < Duration::from_secs(5), "{took:?}");
     // a FIFO whose reader never reads: the write blocks in the kernel, the watchdog ends it
     let dir = tempfile::tempdir().unwrap();

@@ -108,17 +108,18 @@ fn run_command(cli: Cli, sql_order: Vec<bool>) -> ExitCode {
         tokio::spawn(async move {
             let signal = watchdog.recv().await;
             tokio::time::sleep(grace).await;
-            export::remove_unfinished_files();
-            say(&format!(
-                "stopped by {signal}: a file being written was removed, an existing file is unchanged"
-            ));
+            let writing = export::remove_unfinished_files();
+            say(&stopped_line(signal, writing));
             std::process::exit(128 + i32::from(signal.number()));
         });
         // Dropping the command at a signal drops what it was writing: a file export's temporary
         // file is removed and the target keeps its content.
         tokio::select! {
             result = run(cli, sql_order) => result,
-            signal = signals.recv() => Err(Stopped(signal).into()),
+            // asked as the signal arrives, while the command (and any file it writes) is alive
+            (signal, writing) = async { (signals.recv().await, export::writing_files()) } => {
+                Err(Stopped(signal, writing).into())
+            }
         }
     });
     // A blocking task still running (a workbook being saved) is not waited for.
@@ -130,10 +131,8 @@ fn run_command(cli: Cli, sql_order: Vec<bool>) -> ExitCode {
             if let Some(Usage(message)) = e.downcast_ref::<Usage>() {
                 say(&format!("error: {message}"));
                 ExitCode::from(2)
-            } else if let Some(Stopped(signal)) = e.downcast_ref::<Stopped>() {
-                say(&format!(
-                    "stopped by {signal}: a file being written was removed, an existing file is unchanged"
-                ));
+            } else if let Some(Stopped(signal, writing)) = e.downcast_ref::<Stopped>() {
+                say(&stopped_line(*signal, *writing));
                 ExitCode::from(128 + signal.number())
             } else {
                 fail(&e)
@@ -170,9 +169,18 @@ impl std::fmt::Display for Signal {
     }
 }
 
-/// The command was stopped by a signal.
+/// The line said when a signal stops the program; `writing` when it was writing files.
+fn stopped_line(signal: Signal, writing: bool) -> String {
+    if writing {
+        format!("stopped by {signal}: the file being written was removed, an existing file is unchanged")
+    } else {
+        format!("stopped by {signal}")
+    }
+}
+
+/// The command was stopped by a signal (while writing files, or not).
 #[derive(Debug)]
-struct Stopped(Signal);
+struct Stopped(Signal, bool);
 
 impl std::fmt::Display for Stopped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
