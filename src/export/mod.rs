@@ -30,7 +30,7 @@ use datafusion::prelude::DataFrame;
 use futures::StreamExt;
 
 use self::layout::Layout;
-use self::target::Target;
+use self::target::{Sink, Target};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -439,7 +439,7 @@ pub async fn write_file(
             path: resolved,
             existing,
         } => replace_file(stream, path, &resolved, existing.as_ref(), options).await,
-        Target::Through(device) => write_through(stream, path, &device, options).await,
+        Target::Through(sink) => write_through(stream, path, sink, options).await,
     }
 }
 
@@ -541,18 +541,18 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 /// Writes `stream` as an XLSX workbook into `file` (from its start), on a blocking thread for the
-/// save; stops early when `stop` is set.
+/// save, which stops early when this future is dropped.
 async fn write_xlsx(
     stream: SendableRecordBatchStream,
     file: std::fs::File,
     options: &ExportOptions,
     target: &str,
-    stop: &StopOnDrop,
 ) -> Result<u64> {
     let _finished = Finished(options.progress.as_deref());
+    let stop_on_drop = StopOnDrop::default();
     let mut writer = xlsx::XlsxWriter::new(Layout::for_schema(&stream.schema()), options.headers);
     let rows = drive(stream, &mut writer, options.progress.as_deref(), target).await?;
-    let stop = Arc::clone(&stop.0);
+    let stop = Arc::clone(&stop_on_drop.0);
     blocking(move || writer.save(file, &stop))
         .await
         .map_err(|e| cannot_write(e, target))?;
@@ -572,10 +572,9 @@ async fn replace_file(
     if let Some(existing) = existing {
         keep_mode_and_owner(temp.as_file(), existing).map_err(io_failed)?;
     }
-    let stop = StopOnDrop::default();
     let file = temp.as_file().try_clone().map_err(io_failed)?;
     let rows = if options.format == ExportFormat::Xlsx {
-        write_xlsx(stream, file, &options, &target, &stop).await?
+        write_xlsx(stream, file, &options, &target).await?
     } else {
         let out = std::io::BufWriter::with_capacity(1 << 20, file);
         let writer = text_or_parquet_writer(out, stream.schema(), &options)?;
@@ -589,17 +588,16 @@ async fn replace_file(
     Ok(rows)
 }
 
-/// Writes `stream` straight into a device, FIFO or socket at `device` (`path` as given).
+/// Writes `stream` straight into `sink`, a device, FIFO, socket or descriptor (`path` as given).
 async fn write_through(
     stream: SendableRecordBatchStream,
     path: &Path,
-    device: &Path,
+    sink: Sink,
     options: ExportOptions,
 ) -> Result<u64> {
     let target = format!("'{}'", path.display());
-    let opened = device.to_path_buf();
     // Opening a FIFO waits for its reader: on a blocking thread, so Ctrl-C still stops it.
-    let file = blocking(move || Ok(open_through(&opened)?))
+    let file = blocking(move || Ok(sink.open()?))
         .await
         .map_err(|e| cannot_write(e, &target))?;
     if options.format != ExportFormat::Xlsx {
@@ -611,9 +609,8 @@ async fn write_through(
     let workbook = tempfile::tempfile().map_err(|e| {
         DataFusionError::IoError(e).context("cannot create a temporary file for the workbook")
     })?;
-    let stop = StopOnDrop::default();
     let copy = workbook.try_clone().map_err(DataFusionError::IoError)?;
-    let rows = write_xlsx(stream, copy, &options, &target, &stop).await?;
+    let rows = write_xlsx(stream, copy, &options, &target).await?;
     let mut out = file;
     blocking(move || {
         let mut workbook = workbook;
@@ -624,23 +621,6 @@ async fn write_through(
     .await
     .map_err(|e| cannot_write(e, &target))?;
     Ok(rows)
-}
-
-/// Opens a device, FIFO or descriptor path for writing. `/dev/stdout` and `/dev/stderr` (and
-/// their `/dev/fd/N` names) are the process's own descriptors, duplicated: they keep what the
-/// shell made them (a file opened with `>>`, its offset, a socket). Anything else is opened for
-/// appending, so that a file behind `/dev/fd/N` is not overwritten from its start.
-fn open_through(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::fd::AsFd;
-    match path.to_str() {
-        Some("/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1") => {
-            Ok(std::io::stdout().as_fd().try_clone_to_owned()?.into())
-        }
-        Some("/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2") => {
-            Ok(std::io::stderr().as_fd().try_clone_to_owned()?.into())
-        }
-        _ => std::fs::OpenOptions::new().append(true).open(path),
-    }
 }
 
 /// Gives the temporary file the mode of the file it replaces, and its owner and group where the

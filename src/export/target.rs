@@ -26,8 +26,48 @@ pub(crate) enum Target {
         path: PathBuf,
         existing: Option<Metadata>,
     },
-    /// A device, FIFO or socket: written through.
-    Through(PathBuf),
+    /// A device, FIFO, socket or one of the process's descriptors: written through.
+    Through(Sink),
+}
+
+/// What an export is written through.
+#[derive(Debug, Clone)]
+pub(crate) enum Sink {
+    /// The process's standard output, by any of its names (`/dev/stdout`, `/dev/fd/1`).
+    Stdout,
+    /// The process's standard error, likewise.
+    Stderr,
+    /// A device, FIFO, socket or other descriptor, opened by its path.
+    Path(PathBuf),
+}
+
+impl Sink {
+    /// Opens the sink for writing. The standard streams are duplicated: they keep what the shell
+    /// made them (a file opened with `>>`, its offset, a socket). A path is opened for
+    /// appending, so that a file behind `/dev/fd/N` is not overwritten from its start. Opening a
+    /// FIFO waits for its reader.
+    pub(crate) fn open(&self) -> std::io::Result<std::fs::File> {
+        use std::os::fd::AsFd;
+        match self {
+            Sink::Stdout => Ok(std::io::stdout().as_fd().try_clone_to_owned()?.into()),
+            Sink::Stderr => Ok(std::io::stderr().as_fd().try_clone_to_owned()?.into()),
+            Sink::Path(path) => std::fs::OpenOptions::new().append(true).open(path),
+        }
+    }
+
+    /// The sink that `path` names if it is one of the process's own descriptors.
+    fn descriptor(path: &Path) -> Option<Sink> {
+        match path.to_str()? {
+            "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1" => Some(Sink::Stdout),
+            "/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2" => Some(Sink::Stderr),
+            _ if path.starts_with("/dev/fd")
+                || (path.starts_with("/proc") && path.components().any(|c| c.as_os_str() == "fd")) =>
+            {
+                Some(Sink::Path(path.to_path_buf()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// At most this many symbolic links are followed, as the kernel's own limit.
@@ -43,8 +83,10 @@ pub(crate) fn resolve(path: &Path) -> Result<Target> {
     }
     let mut current = path.to_path_buf();
     for _ in 0..MAX_LINKS {
-        if is_descriptor(&current) {
-            return Ok(Target::Through(current));
+        // one of the process's open files: written through whatever it is, as the shell set
+        // it up (a pipe, a terminal, a file opened for appending)
+        if let Some(sink) = Sink::descriptor(&current) {
+            return Ok(Target::Through(sink));
         }
         let metadata = match std::fs::symlink_metadata(&current) {
             Ok(metadata) => metadata,
@@ -71,23 +113,13 @@ pub(crate) fn resolve(path: &Path) -> Result<Target> {
                 existing: Some(metadata),
             });
         } else {
-            return Ok(Target::Through(current));
+            return Ok(Target::Through(Sink::Path(current)));
         }
     }
     plan_err!(
         "cannot write '{}': more than {MAX_LINKS} symbolic links to follow",
         path.display()
     )
-}
-
-/// Whether `path` names one of the process's open files (`/dev/stdout`, `/dev/fd/3`,
-/// `/proc/self/fd/1`): it is written through whatever it is, as the shell set it up (a pipe, a
-/// terminal, a file opened for appending).
-fn is_descriptor(path: &Path) -> bool {
-    path == Path::new("/dev/stdout")
-        || path == Path::new("/dev/stderr")
-        || path.starts_with("/dev/fd")
-        || (path.starts_with("/proc") && path.components().any(|c| c.as_os_str() == "fd"))
 }
 
 /// Refuses `target` when it is a file of a table registered in `catalogs` (a file a listing table

@@ -64,39 +64,41 @@ fn devices_are_written_through_and_full_devices_fail() {
         format!("before\n{GOLDEN}")
     );
     // DataFusion's own COPY formats replace their target: a device is refused, a link followed
-    let o = run(&[
-        "--data",
-        data.path().to_str().unwrap(),
-        "sql",
-        "-c",
-        "COPY (SELECT 1 AS n) TO '/dev/null' STORED AS CSV",
-    ]);
+    let o = sql_on(data.path(), "COPY (SELECT 1 AS n) TO '/dev/null' STORED AS CSV");
     assert_one_line_error(&o, "cannot write through '/dev/null'");
     let real = dir.path().join("real.csv");
     let link = dir.path().join("link.csv");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let sql = format!("COPY (SELECT 1 AS n) TO '{}' STORED AS CSV", link.display());
-    let o = run(&["--data", data.path().to_str().unwrap(), "sql", "-c", &sql]);
+    let o = sql_on(data.path(), &sql);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&real).unwrap(), "n\n1\n");
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     // COPY goes through the same writer
-    let o = run(&[
-        "--data",
-        data.path().to_str().unwrap(),
-        "sql",
-        "-c",
+    let o = sql_on(
+        data.path(),
         "COPY (SELECT 1 AS n) TO '/dev/full' STORED AS CXONE_CSV",
-    ]);
+    );
     assert_one_line_error(&o, "No space left on device");
+}
+
+/// A new FIFO `dir/NAME`.
+fn fifo_in(dir: &Path, name: &str) -> PathBuf {
+    let fifo = dir.join(name);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    fifo
+}
+
+/// Runs `sql` with `--data data`.
+fn sql_on(data: &Path, sql: &str) -> Output {
+    run(&["--data", data.to_str().unwrap(), "sql", "-c", sql])
 }
 
 #[test]
 fn a_fifo_is_written_through_and_stays_a_fifo() {
     let data = csv_data();
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("report.fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo_in(dir.path(), "report.fifo");
     let reader = {
         let fifo = fifo.clone();
         std::thread::spawn(move || {
@@ -203,7 +205,7 @@ fn an_input_table_is_never_an_output() {
     for format in ["CXONE_CSV", "CSV", "PARQUET", "JSON"] {
         for target in &spelled {
             let sql = format!("COPY (SELECT * FROM refusals) TO '{target}' STORED AS {format}");
-            let o = run(&["--data", d.to_str().unwrap(), "sql", "-c", &sql]);
+            let o = sql_on(d, &sql);
             assert_one_line_error(&o, "which the export reads");
         }
     }
@@ -243,18 +245,8 @@ fn partial_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Starts a year's export of the large data into `dir/NAME`, waits until its temporary file has
-/// `bytes` bytes (the export is mid-stream), sends `signal` and returns what the process did.
-fn signal_mid_stream(dir: &Path, name: &str, signal: &str, bytes: u64) -> Output {
-    let out = dir.join(name);
-    let child = bin()
-        .args(["--data", large_data().to_str().unwrap(), "report"])
-        .args(["--from", "2026-01-01", "--to", "2026-12-31", "--output"])
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// Waits until a temporary file in `dir` has `bytes` bytes (what writes it is under way).
+fn wait_for_partial(dir: &Path, bytes: u64) {
     let started = Instant::now();
     loop {
         let size = partial_files(dir)
@@ -263,20 +255,47 @@ fn signal_mid_stream(dir: &Path, name: &str, signal: &str, bytes: u64) -> Output
             .map(|m| m.len())
             .max();
         if size.is_some_and(|s| s >= bytes) {
-            break;
+            return;
         }
         assert!(
             started.elapsed() < Duration::from_mins(2),
-            "{name}: the export never got under way"
+            "{}: nothing got under way",
+            dir.display()
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    // the shell's own `kill`, there on every system
+}
+
+/// Sends `signal` (`INT`, `TERM`...) to `child` with the shell's own `kill`, there on every
+/// system.
+fn kill(signal: &str, child: &std::process::Child) {
     let o = std::process::Command::new("sh")
         .args(["-c", &format!("kill -{signal} {}", child.id())])
         .output()
         .unwrap();
     assert!(o.status.success(), "kill: {}", stderr(&o));
+}
+
+/// Starts a year's export of the large data in `format` to `output`.
+fn start_year_export(output: &Path, format: &str) -> std::process::Child {
+    bin()
+        .args(["--data", large_data().to_str().unwrap(), "report"])
+        .args(["--format", format, "--from", "2026-01-01", "--to", "2026-12-31"])
+        .arg("--output")
+        .arg(output)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Starts a year's export of the large data into `dir/NAME`, waits until its temporary file has
+/// `bytes` bytes (the export is mid-stream), sends `signal` and returns what the process did.
+fn signal_mid_stream(dir: &Path, name: &str, signal: &str, bytes: u64) -> Output {
+    let format = Path::new(name).extension().unwrap().to_str().unwrap();
+    let child = start_year_export(&dir.join(name), format);
+    wait_for_partial(dir, bytes);
+    kill(signal, &child);
     child.wait_with_output().unwrap()
 }
 
@@ -499,27 +518,10 @@ fn memory_limits_too_small_for_any_query_are_usage_errors() {
 /// Starts a year's export of the large data to `output` (not a regular file: nothing to watch),
 /// waits `after`, sends `signal` and returns what the process did, and how long it took to end.
 fn signal_after(output: &Path, format: &str, signal: &str, after: Duration) -> (Output, Duration) {
-    let child = bin()
-        .args([
-            "--data",
-            large_data().to_str().unwrap(),
-            "report",
-            "--format",
-            format,
-        ])
-        .args(["--from", "2026-01-01", "--to", "2026-12-31", "--output"])
-        .arg(output)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start_year_export(output, format);
     std::thread::sleep(after);
     let sent = Instant::now();
-    let o = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -{signal} {}", child.id())])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "kill: {}", stderr(&o));
+    kill(signal, &child);
     let o = child.wait_with_output().unwrap();
     (o, sent.elapsed())
 }
@@ -538,8 +540,7 @@ fn a_signal_stops_an_export_through_a_device_or_a_stalled_pipe() {
     assert!(took < Duration::from_secs(5), "{took:?}");
     // a FIFO whose reader never reads: the write blocks in the kernel, the watchdog ends it
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("stalled.fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo_in(dir.path(), "stalled.fifo");
     let reader = {
         let fifo = fifo.clone();
         std::thread::spawn(move || {
@@ -566,20 +567,9 @@ fn a_signal_stops_demo_data_and_keeps_an_existing_data_set() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while partial_files(dir.path()).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_mins(1),
-            "demo-data never started"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_partial(dir.path(), 0);
     std::thread::sleep(Duration::from_millis(200));
-    let o = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -INT {}", child.id())])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    kill("INT", &child);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert_one_line_error(&o, "stopped by SIGINT");
