@@ -58,6 +58,7 @@
 //! [`SessionContext`]: datafusion::prelude::SessionContext
 
 pub mod config;
+pub mod error;
 pub mod export;
 pub mod reasons;
 pub mod report;

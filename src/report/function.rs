@@ -20,7 +20,7 @@ pub struct AgentRefusal;
 impl TableFunctionImpl for AgentRefusal {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let session = args.session();
-        let request = request_from_args(args.exprs())?;
+        let request = ReportRequest::from_args(args.exprs())?;
         let now = session
             .execution_props()
             .query_execution_start_time
@@ -31,42 +31,48 @@ impl TableFunctionImpl for AgentRefusal {
     }
 }
 
-/// The request that the function's arguments spell.
-fn request_from_args(exprs: &[Expr]) -> Result<ReportRequest> {
-    let names = ["start date", "end date", "start time", "end time", "time zone"];
-    let args = exprs
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Arg::of(e, names.get(i).copied().unwrap_or("argument")))
-        .collect::<Result<Vec<_>>>()?;
-    let range = match args.as_slice() {
-        [Arg::Text(preset)] => ReportRange::Preset(Preset::parse(preset)?),
-        [start, end] => ReportRange::days(start.date("start date")?, end.date("end date")?),
-        [start, end, start_time, end_time] | [start, end, start_time, end_time, _] => ReportRange::Dates {
-            from: start.date("start date")?,
-            to: end.date("end date")?,
-            start_time: start_time.time("start time")?.time,
-            end_time: end_time.time("end time")?,
-        },
-        _ => {
-            return plan_err!(
-                "agent_refusal takes (preset), (start_date, end_date), (start_date, end_date, start_time, end_time) or (start_date, end_date, start_time, end_time, time_zone); got {} arguments",
-                exprs.len()
-            );
-        }
-    };
-    let zone = match args.get(4) {
-        Some(Arg::Text(zone)) => Some(Zone::parse(zone)?),
-        Some(_) => {
-            return plan_err!("agent_refusal: the time zone must be text, such as 'America/New_York'");
-        }
-        None => None,
-    };
-    Ok(ReportRequest {
-        range,
-        zone,
-        ignore_dst: None,
-    })
+impl ReportRequest {
+    /// The request that the arguments of `agent_refusal(...)` spell: `(preset)`, `(start_date,
+    /// end_date)`, `(start_date, end_date, start_time, end_time)` or the same with a time zone; each
+    /// a constant (text, `DATE` or `TIME`).
+    pub fn from_args(exprs: &[Expr]) -> Result<ReportRequest> {
+        let names = ["start date", "end date", "start time", "end time", "time zone"];
+        let args = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Arg::of(e, names.get(i).copied().unwrap_or("argument")))
+            .collect::<Result<Vec<_>>>()?;
+        let range = match args.as_slice() {
+            [Arg::Text(preset)] => ReportRange::Preset(Preset::parse(preset)?),
+            [start, end] => ReportRange::days(start.date("start date")?, end.date("end date")?),
+            [start, end, start_time, end_time] | [start, end, start_time, end_time, _] => {
+                ReportRange::Dates {
+                    from: start.date("start date")?,
+                    to: end.date("end date")?,
+                    start_time: start_time.time("start time")?.time,
+                    end_time: end_time.time("end time")?,
+                }
+            }
+            _ => {
+                return plan_err!(
+                    "agent_refusal takes (preset), (start_date, end_date), (start_date, end_date, start_time, end_time) or (start_date, end_date, start_time, end_time, time_zone); got {} arguments",
+                    exprs.len()
+                );
+            }
+        };
+        let zone = match args.get(4) {
+            Some(Arg::Text(zone)) => Some(Zone::parse(zone)?),
+            Some(_) => {
+                return plan_err!("agent_refusal: the time zone must be text, such as 'America/New_York'");
+            }
+            None => None,
+        };
+        Ok(ReportRequest {
+            range,
+            zone,
+            ignore_dst: None,
+        })
+    }
 }
 
 /// A constant argument, as text or as a typed date or time.

@@ -1,0 +1,426 @@
+//! `agent_refusal._native`: the Agent Refusal report for datafusion-python 55.
+//!
+//! What crosses DataFusion's FFI boundary as `PyCapsule`s: the scalar functions
+//! (`__datafusion_scalar_udf__`), the `refusal_reasons` table (`__datafusion_table_provider__`)
+//! and the `agent_refusal.*` settings (`__datafusion_extension_options__`). The table function
+//! cannot cross it (its plan scans the caller's tables), so the package registers a Python table
+//! function that asks [`report_sql`] for the report's query, written by the same Rust function
+//! that plans the crate's `agent_refusal(...)`, and runs it in the caller's session. [`export`]
+//! writes any Arrow stream (a `DataFrame`'s `__arrow_c_stream__`) with the crate's writers.
+//!
+//! The capsules hold raw pointers by the Arrow C data interface and DataFusion's FFI: reading
+//! them is `unsafe`, each use says why it is sound.
+
+use std::ffi::CStr;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use agent_refusal::config::AgentRefusalConfig;
+use agent_refusal::error::error_line;
+use agent_refusal::export::{ExportFormat, ExportOptions, append_date as dated, write_file};
+use agent_refusal::reasons::{refusal_reason_text_udf, refusal_reason_udf, refusal_reasons_table};
+use agent_refusal::report::{ReportRequest, Zone, report_sql as write_report_sql};
+use arrow::array::{ArrayRef, make_array};
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
+use arrow::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
+use arrow::record_batch::RecordBatchReader;
+use datafusion::common::config::{ConfigExtension, ExtensionOptions};
+use datafusion::common::{Column, DataFusionError, ScalarValue, exec_datafusion_err};
+use datafusion::config::ConfigOptions;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Expr, ScalarUDF};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion_ffi::config::extension_options::FFI_ExtensionOptions;
+use datafusion_ffi::execution::FFI_TaskContextProvider;
+use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
+use datafusion_ffi::table_provider::FFI_TableProvider;
+use datafusion_ffi::udf::FFI_ScalarUDF;
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyString};
+
+create_exception!(
+    agent_refusal,
+    AgentRefusalError,
+    PyValueError,
+    "An error of the Agent Refusal report: its message is the one line the CLI prints."
+);
+
+/// The Python exception for a DataFusion error: its one line.
+fn py_err(e: &DataFusionError) -> PyErr {
+    AgentRefusalError::new_err(error_line(e))
+}
+
+/// The capsule `name` that `obj` is or that `obj.<attr>()` returns, and its pointer as one to
+/// `T`. The pointer is valid while the capsule lives: keep it.
+fn capsule_pointer<'py, T>(
+    obj: &Bound<'py, PyAny>,
+    attr: &str,
+    name: &CStr,
+) -> PyResult<(Bound<'py, PyCapsule>, NonNull<T>)> {
+    let capsule = if !attr.is_empty() && obj.hasattr(attr)? {
+        obj.call_method0(attr)?
+    } else {
+        obj.clone()
+    };
+    let capsule = capsule.cast_into::<PyCapsule>()?;
+    let pointer = capsule.pointer_checked(Some(name))?.cast();
+    Ok((capsule, pointer))
+}
+
+/// A scalar function of the crate, for `SessionContext.register_udf(udf(...))`.
+#[pyclass(frozen, name = "ScalarFunction", module = "agent_refusal._native")]
+struct ScalarFunction {
+    inner: Arc<ScalarUDF>,
+}
+
+#[pymethods]
+impl ScalarFunction {
+    fn __datafusion_scalar_udf__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        let ffi = FFI_ScalarUDF::from(Arc::clone(&self.inner));
+        PyCapsule::new_with_value(py, ffi, c"datafusion_scalar_udf")
+    }
+
+    /// The function's SQL name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+}
+
+/// `refusal_reason` and `refusal_reason_text`.
+#[pyfunction]
+fn scalar_functions() -> Vec<ScalarFunction> {
+    vec![
+        ScalarFunction {
+            inner: Arc::new(refusal_reason_udf()),
+        },
+        ScalarFunction {
+            inner: Arc::new(refusal_reason_text_udf()),
+        },
+    ]
+}
+
+/// The `refusal_reasons` table, for `SessionContext.register_table(...)`.
+#[pyclass(frozen, name = "RefusalReasons", module = "agent_refusal._native")]
+struct RefusalReasons;
+
+#[pymethods]
+impl RefusalReasons {
+    #[new]
+    fn new() -> Self {
+        RefusalReasons
+    }
+
+    // datafusion-python calls `obj.__datafusion_table_provider__(session)`.
+    #[allow(clippy::unused_self)]
+    fn __datafusion_table_provider__<'py>(
+        &self,
+        py: Python<'py>,
+        session: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let table = refusal_reasons_table().map_err(|e| py_err(&e))?;
+        let (_capsule, codec): (_, NonNull<FFI_LogicalExtensionCodec>) = capsule_pointer(
+            session,
+            "__datafusion_logical_extension_codec__",
+            c"datafusion_logical_extension_codec",
+        )?;
+        // SAFETY: the capsule named `datafusion_logical_extension_codec` holds an
+        // `FFI_LogicalExtensionCodec` (datafusion-python 55 writes it so); it lives while the
+        // capsule does, and we clone it.
+        let codec = unsafe { codec.as_ref() }.clone();
+        let ffi = FFI_TableProvider::new_with_ffi_codec(Arc::new(table), false, None, codec);
+        PyCapsule::new_with_value(py, ffi, c"datafusion_table_provider")
+    }
+}
+
+/// The `agent_refusal.*` settings, for `SessionConfig.with_extension(...)`: then `SET
+/// agent_refusal.time_zone = ...` works in that session.
+#[pyclass(frozen, name = "Settings", module = "agent_refusal._native")]
+struct Settings {
+    config: AgentRefusalConfig,
+}
+
+#[pymethods]
+impl Settings {
+    /// The settings, each at its default unless given (values as `SET` takes them).
+    #[new]
+    #[pyo3(signature = (**values))]
+    fn new(values: Option<std::collections::HashMap<String, String>>) -> PyResult<Self> {
+        let mut config = AgentRefusalConfig::default();
+        for (key, value) in values.unwrap_or_default() {
+            config.set(&key, &value).map_err(|e| py_err(&e))?;
+        }
+        Ok(Settings { config })
+    }
+
+    fn __datafusion_extension_options__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        // Keys as `SET` writes them into DataFusion's FFI options: `agent_refusal.time_zone`.
+        let mut options = FFI_ExtensionOptions::default();
+        for entry in self.config.entries() {
+            if let Some(value) = entry.value {
+                ExtensionOptions::set(&mut options, &entry.key, &value).map_err(|e| py_err(&e))?;
+            }
+        }
+        PyCapsule::new_with_value(py, options, c"datafusion_extension_options")
+    }
+}
+
+/// The settings of the DataFusion session that `session` (a `datafusion.SessionContext`) wraps,
+/// with its `agent_refusal.*` values (kept by DataFusion's FFI as plain text) read into an
+/// [`AgentRefusalConfig`], which checks them.
+fn session_options(session: &Bound<'_, PyAny>) -> PyResult<ConfigOptions> {
+    let (_capsule, provider): (_, NonNull<FFI_TaskContextProvider>) = capsule_pointer(
+        session,
+        "__datafusion_task_context_provider__",
+        c"datafusion_task_context_provider",
+    )?;
+    // SAFETY: the capsule named `datafusion_task_context_provider` holds an
+    // `FFI_TaskContextProvider` that lives while the capsule does (until this function returns).
+    let task: Arc<TaskContext> = unsafe { provider.as_ref() }
+        .try_into()
+        .map_err(|e: DataFusionError| py_err(&e))?;
+    let mut options = task.session_config().options().as_ref().clone();
+    let mut config = AgentRefusalConfig::default();
+    if let Some(ffi) = options.extensions.get::<FFI_ExtensionOptions>() {
+        let prefix = format!("{}.", AgentRefusalConfig::PREFIX);
+        for entry in ffi.entries() {
+            // Keys arrive as `agent_refusal.time_zone`, or with the FFI namespace before them.
+            let key = entry.key.strip_prefix("datafusion_ffi.").unwrap_or(&entry.key);
+            if let (Some(name), Some(value)) = (key.strip_prefix(&prefix), entry.value) {
+                config.set(name, &value).map_err(|e| py_err(&e))?;
+            }
+        }
+    }
+    options.extensions.insert(config);
+    Ok(options)
+}
+
+/// The columns of the table `name` in `session`, or `None` when there is no such table.
+fn table_schema(session: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<SchemaRef>> {
+    if !session.call_method1("table_exist", (name,))?.extract::<bool>()? {
+        return Ok(None);
+    }
+    let schema = session.call_method1("table", (name,))?.call_method0("schema")?;
+    let (_capsule, ffi): (_, NonNull<FFI_ArrowSchema>) =
+        capsule_pointer(&schema, "__arrow_c_schema__", c"arrow_schema")?;
+    // SAFETY: a capsule named `arrow_schema` holds an `FFI_ArrowSchema` (the Arrow PyCapsule
+    // interface); it lives while the capsule does, and we only read it.
+    let schema = Schema::try_from(unsafe { ffi.as_ref() }).map_err(|e| py_err(&e.into()))?;
+    Ok(Some(Arc::new(schema)))
+}
+
+/// One argument of `agent_refusal(...)`: a pyarrow array holding the constant, or the text of an
+/// expression that is not a constant.
+fn argument(arg: &Bound<'_, PyAny>) -> PyResult<Expr> {
+    if let Ok(text) = arg.cast::<PyString>() {
+        return Ok(Expr::Column(Column::from_name(text.to_str()?)));
+    }
+    let (schema, array): (Bound<PyAny>, Bound<PyAny>) = arg.call_method0("__arrow_c_array__")?.extract()?;
+    let (_schema_capsule, schema): (_, NonNull<FFI_ArrowSchema>) =
+        capsule_pointer(&schema, "", c"arrow_schema")?;
+    let (_array_capsule, array): (_, NonNull<FFI_ArrowArray>) = capsule_pointer(&array, "", c"arrow_array")?;
+    // SAFETY: the capsules of `__arrow_c_array__` hold an `FFI_ArrowSchema` and an
+    // `FFI_ArrowArray` (the Arrow PyCapsule interface). `from_raw` moves the array out and leaves
+    // a released one behind, which the capsule's destructor then skips.
+    let array = unsafe { FFI_ArrowArray::from_raw(array.as_ptr()) };
+    // SAFETY: the array was exported with this schema.
+    let data = unsafe { arrow::ffi::from_ffi(array, schema.as_ref()) }.map_err(|e| py_err(&e.into()))?;
+    let array: ArrayRef = make_array(data);
+    let value = ScalarValue::try_from_array(&array, 0).map_err(|e| py_err(&e))?;
+    Ok(Expr::Literal(value, None))
+}
+
+/// The report's query for `agent_refusal(*args)` in `session`: its settings, tables and their
+/// columns decide it as they do in Rust. Each argument is a one-value pyarrow array, or the text
+/// of an expression that is not a constant (refused, as in Rust).
+#[pyfunction]
+#[allow(clippy::needless_pass_by_value)] // pyo3 takes a Python list as a Vec
+fn report_sql(session: &Bound<'_, PyAny>, args: Vec<Bound<'_, PyAny>>) -> PyResult<String> {
+    let exprs = args.iter().map(argument).collect::<PyResult<Vec<_>>>()?;
+    let request = ReportRequest::from_args(&exprs).map_err(|e| py_err(&e))?;
+    let options = session_options(session)?;
+    let resolved = request
+        .resolve(&options, chrono::Utc::now())
+        .map_err(|e| py_err(&e))?;
+    let mut python_error = None;
+    let sql = write_report_sql(&resolved, &options, &mut |reference| {
+        let name = format!(
+            "{}.{}.{}",
+            quote(&reference.catalog),
+            quote(&reference.schema),
+            quote(&reference.table)
+        );
+        table_schema(session, &name).map_err(|e| {
+            let message = e.to_string();
+            python_error = Some(e);
+            exec_datafusion_err!(
+                "agent_refusal: reading the columns of table '{}': {message}",
+                reference.table
+            )
+        })
+    });
+    match (sql, python_error) {
+        (Ok(sql), _) => Ok(sql),
+        (Err(_), Some(e)) => Err(e),
+        (Err(e), None) => Err(py_err(&e)),
+    }
+}
+
+fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// The `datafusion.*` settings that the crate's `session_config()` tunes for the report, as
+/// `(key, value)` pairs for `datafusion.SessionConfig`.
+#[pyfunction]
+fn tuned_settings() -> Vec<(String, String)> {
+    let defaults: std::collections::HashMap<String, Option<String>> = ConfigOptions::new()
+        .entries()
+        .into_iter()
+        .map(|e| (e.key, e.value))
+        .collect();
+    agent_refusal::session_config()
+        .options()
+        .entries()
+        .into_iter()
+        .filter(|e| e.key.starts_with("datafusion.") && defaults.get(&e.key) != Some(&e.value))
+        .filter_map(|e| Some((e.key, e.value?)))
+        .collect()
+}
+
+/// Writes the Arrow stream of `data` (anything with `__arrow_c_stream__`, such as a `DataFrame`) to
+/// `path` in `format` (`None`: from the extension, else CSV), atomically; returns the path
+/// written (`append_date` adds today's date in `time_zone`, default UTC) and the rows.
+#[pyfunction]
+#[pyo3(signature = (data, path, format=None, headers=true, append_date=false, time_zone=None, excel_safe=false))]
+#[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
+fn export(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    path: PathBuf,
+    format: Option<&str>,
+    headers: bool,
+    append_date: bool,
+    time_zone: Option<&str>,
+    excel_safe: bool,
+) -> PyResult<(PathBuf, u64)> {
+    let format = export_format(&path, format).map_err(|e| py_err(&e))?;
+    let path = if append_date {
+        let zone = match time_zone {
+            Some(name) => Zone::parse(name).map_err(|e| py_err(&e))?,
+            None => Zone::UTC,
+        };
+        dated(&path, zone.date_at(chrono::Utc::now()))
+    } else {
+        path
+    };
+    let stream = data.call_method1("__arrow_c_stream__", (py.None(),))?;
+    let (_capsule, stream): (_, NonNull<FFI_ArrowArrayStream>) =
+        capsule_pointer(&stream, "", c"arrow_array_stream")?;
+    // SAFETY: a capsule named `arrow_array_stream` holds an `FFI_ArrowArrayStream` (the Arrow
+    // PyCapsule interface). `from_raw` moves it out and leaves a released one behind, which the
+    // capsule's destructor then skips.
+    let reader =
+        unsafe { ArrowArrayStreamReader::from_raw(stream.as_ptr()) }.map_err(|e| py_err(&e.into()))?;
+    let options = ExportOptions::new(format)
+        .with_headers(headers)
+        .with_excel_safe(excel_safe);
+    let rows = write(py, reader, &path, options)?;
+    Ok((path, rows))
+}
+
+/// The format `given`, or the one `path`'s extension implies (CSV for none), as the CLI decides.
+fn export_format(path: &Path, given: Option<&str>) -> datafusion::common::Result<ExportFormat> {
+    let implied = ExportFormat::for_path(path);
+    match (given.map(ExportFormat::parse).transpose()?, implied) {
+        (Some(given), Some(implied)) if given != implied => datafusion::common::plan_err!(
+            "format '{}' contradicts '{}', a .{} file: change one of them",
+            given.name(),
+            path.display(),
+            implied.name()
+        ),
+        (Some(format), _) | (None, Some(format)) => Ok(format),
+        (None, None) => Ok(ExportFormat::Csv),
+    }
+}
+
+/// Streams `reader` into the file at `path`. The reader's producer (datafusion-python) runs its
+/// own Tokio runtime and may need the GIL, so it is read on a thread of its own with the GIL
+/// released; the export runs here, on a runtime of its own, and a Ctrl-C (`KeyboardInterrupt`)
+/// stops it, which removes its temporary file and keeps an existing file as it was.
+fn write(
+    py: Python<'_>,
+    reader: ArrowArrayStreamReader,
+    path: &Path,
+    options: ExportOptions,
+) -> PyResult<u64> {
+    let schema = reader.schema();
+    let (sender, receiver) = tokio::sync::mpsc::channel(2);
+    let producer = std::thread::spawn(move || {
+        for batch in reader {
+            let failed = batch.is_err();
+            if sender
+                .blocking_send(batch.map_err(DataFusionError::from))
+                .is_err()
+                || failed
+            {
+                break;
+            }
+        }
+    });
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|batch| (batch, receiver))
+    });
+    let stream = Box::pin(RecordBatchStreamAdapter::new(schema, stream));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| py_err(&DataFusionError::IoError(e)))?;
+    py.detach(|| {
+        let result = runtime.block_on(async {
+            let interrupted = async {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    #[allow(clippy::redundant_closure_for_method_calls)] // the closure is generic over 'py
+                    let checked = Python::attach(|py| py.check_signals());
+                    if let Err(e) = checked {
+                        return e;
+                    }
+                }
+            };
+            tokio::select! {
+                written = write_file(stream, path, options) => written.map_err(|e| py_err(&e)),
+                e = interrupted => Err(e),
+            }
+        });
+        // The producer ends once its reader is done or failed, or the receiver is gone (dropped
+        // with the export). It may need the GIL meanwhile: wait for it without holding it.
+        drop(runtime);
+        let _ = producer.join();
+        result
+    })
+}
+
+/// The DataFusion major version this module was built for (its FFI layouts are that major's).
+#[pyfunction]
+fn datafusion_major() -> u64 {
+    datafusion_ffi::version()
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("AgentRefusalError", m.py().get_type::<AgentRefusalError>())?;
+    m.add_class::<ScalarFunction>()?;
+    m.add_class::<RefusalReasons>()?;
+    m.add_class::<Settings>()?;
+    m.add_function(wrap_pyfunction!(scalar_functions, m)?)?;
+    m.add_function(wrap_pyfunction!(report_sql, m)?)?;
+    m.add_function(wrap_pyfunction!(tuned_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(export, m)?)?;
+    m.add_function(wrap_pyfunction!(datafusion_major, m)?)?;
+    Ok(())
+}
