@@ -11,6 +11,7 @@
 //! The capsules hold raw pointers by the Arrow C data interface and DataFusion's FFI: reading
 //! them is `unsafe`, each use says why it is sound.
 
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -34,6 +35,7 @@ use datafusion::logical_expr::{Expr, ScalarUDF};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion_ffi::config::extension_options::FFI_ExtensionOptions;
 use datafusion_ffi::execution::FFI_TaskContextProvider;
+use datafusion_ffi::ffi_option::FFI_Result;
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
 use datafusion_ffi::table_provider::FFI_TableProvider;
 use datafusion_ffi::udf::FFI_ScalarUDF;
@@ -41,6 +43,9 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyString};
+use stabby::str::Str as SStr;
+use stabby::string::String as SString;
+use stabby::vec::Vec as SVec;
 
 create_exception!(
     agent_refusal,
@@ -149,7 +154,7 @@ impl Settings {
     /// The settings, each at its default unless given (values as `SET` takes them).
     #[new]
     #[pyo3(signature = (**values))]
-    fn new(values: Option<std::collections::HashMap<String, String>>) -> PyResult<Self> {
+    fn new(values: Option<HashMap<String, String>>) -> PyResult<Self> {
         let mut config = AgentRefusalConfig::default();
         for (key, value) in values.unwrap_or_default() {
             config.set(&key, &value).map_err(|e| py_err(&e))?;
@@ -159,13 +164,80 @@ impl Settings {
 
     fn __datafusion_extension_options__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
         // Keys as `SET` writes them into DataFusion's FFI options: `agent_refusal.time_zone`.
-        let mut options = FFI_ExtensionOptions::default();
-        for entry in self.config.entries() {
-            if let Some(value) = entry.value {
-                ExtensionOptions::set(&mut options, &entry.key, &value).map_err(|e| py_err(&e))?;
-            }
-        }
-        PyCapsule::new_with_value(py, options, c"datafusion_extension_options")
+        let values = self
+            .config
+            .entries()
+            .into_iter()
+            .filter_map(|entry| Some((entry.key, entry.value?)))
+            .collect();
+        PyCapsule::new_with_value(py, checked_options(values), c"datafusion_extension_options")
+    }
+}
+
+/// DataFusion's FFI keeps the settings of foreign extensions as text, in an
+/// `FFI_ExtensionOptions` whose functions the extension provides. These check each
+/// `agent_refusal.*` key and value as `SET` gives it, with the crate's rules (an unknown setting
+/// or a bad value is refused there, and the session keeps its settings); other keys (other
+/// extensions') are kept as given.
+struct CheckedOptions(HashMap<String, String>);
+
+fn checked_options(values: HashMap<String, String>) -> FFI_ExtensionOptions {
+    FFI_ExtensionOptions {
+        cloned: checked_cloned,
+        set: checked_set,
+        entries: checked_entries,
+        release: checked_release,
+        private_data: Box::into_raw(Box::new(CheckedOptions(values))).cast(),
+    }
+}
+
+/// The values of options made by [`checked_options`].
+///
+/// # Safety
+/// `options` was made by [`checked_options`] (its functions are these, so DataFusion calls them
+/// with such options only) and not released.
+unsafe fn checked_values(options: &FFI_ExtensionOptions) -> &HashMap<String, String> {
+    // SAFETY: `private_data` is the `Box<CheckedOptions>` that `checked_options` leaked.
+    unsafe { &(*options.private_data.cast::<CheckedOptions>()).0 }
+}
+
+unsafe extern "C" fn checked_cloned(options: &FFI_ExtensionOptions) -> FFI_ExtensionOptions {
+    // SAFETY: DataFusion calls `cloned` with the options it belongs to.
+    checked_options(unsafe { checked_values(options) }.clone())
+}
+
+unsafe extern "C" fn checked_set(
+    options: &mut FFI_ExtensionOptions,
+    key: SStr,
+    value: SStr,
+) -> FFI_Result<()> {
+    let (key, value) = (key.as_str(), value.as_str());
+    if let Some(name) = key.strip_prefix("agent_refusal.")
+        && let Err(e) = AgentRefusalConfig::default().set(name, value)
+    {
+        return FFI_Result::Err(SString::from(error_line(&e).as_str()));
+    }
+    // SAFETY: DataFusion calls `set` with the options it belongs to; `private_data` is the
+    // `Box<CheckedOptions>` that `checked_options` leaked, borrowed mutably with `options`.
+    let values = unsafe { &mut (*options.private_data.cast::<CheckedOptions>()).0 };
+    values.insert(key.to_string(), value.to_string());
+    FFI_Result::Ok(())
+}
+
+unsafe extern "C" fn checked_entries(options: &FFI_ExtensionOptions) -> SVec<(SString, SString)> {
+    // SAFETY: DataFusion calls `entries` with the options it belongs to.
+    unsafe { checked_values(options) }
+        .iter()
+        .map(|(key, value)| (SString::from(key.as_str()), SString::from(value.as_str())))
+        .collect()
+}
+
+unsafe extern "C" fn checked_release(options: &mut FFI_ExtensionOptions) {
+    if !options.private_data.is_null() {
+        // SAFETY: the `Box<CheckedOptions>` that `checked_options` leaked, released once: the
+        // pointer is cleared.
+        drop(unsafe { Box::from_raw(options.private_data.cast::<CheckedOptions>()) });
+        options.private_data = std::ptr::null_mut();
     }
 }
 
@@ -201,7 +273,9 @@ fn session_options(session: &Bound<'_, PyAny>) -> PyResult<ConfigOptions> {
 
 /// The columns of the table `name` in `session`, or `None` when there is no such table.
 fn table_schema(session: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<SchemaRef>> {
-    if !session.call_method1("table_exist", (name,))?.extract::<bool>()? {
+    // `table_exist` raises for a catalog or schema that does not exist: no such table either.
+    let exists = session.call_method1("table_exist", (name,));
+    if !exists.is_ok_and(|found| found.extract::<bool>().unwrap_or(false)) {
         return Ok(None);
     }
     let schema = session.call_method1("table", (name,))?.call_method0("schema")?;
@@ -278,7 +352,7 @@ fn quote(identifier: &str) -> String {
 /// `(key, value)` pairs for `datafusion.SessionConfig`.
 #[pyfunction]
 fn tuned_settings() -> Vec<(String, String)> {
-    let defaults: std::collections::HashMap<String, Option<String>> = ConfigOptions::new()
+    let defaults: HashMap<String, Option<String>> = ConfigOptions::new()
         .entries()
         .into_iter()
         .map(|e| (e.key, e.value))
@@ -363,11 +437,7 @@ fn write(
     let producer = std::thread::spawn(move || {
         for batch in reader {
             let failed = batch.is_err();
-            if sender
-                .blocking_send(batch.map_err(DataFusionError::from))
-                .is_err()
-                || failed
-            {
+            if sender.blocking_send(batch.map_err(stream_error)).is_err() || failed {
                 break;
             }
         }
@@ -397,12 +467,35 @@ fn write(
                 e = interrupted => Err(e),
             }
         });
+        // A blocking task may still wait (opening a FIFO that no one reads): leave it behind.
         // The producer ends once its reader is done or failed, or the receiver is gone (dropped
         // with the export). It may need the GIL meanwhile: wait for it without holding it.
-        drop(runtime);
+        runtime.shutdown_background();
         let _ = producer.join();
         result
     })
+}
+
+/// An error of the Arrow C stream that is read: the producer's message, without the layers
+/// of names that crossing the C interface put before it (`C Data interface error: External
+/// error: Arrow error: Divide by zero error` is `Divide by zero error`, as the CLI says).
+fn stream_error(e: arrow::error::ArrowError) -> DataFusionError {
+    let arrow::error::ArrowError::CDataInterface(message) = e else {
+        return e.into();
+    };
+    let mut message = message.as_str();
+    while let Some(rest) = [
+        "External error: ",
+        "Arrow error: ",
+        "Execution error: ",
+        "Error during planning: ",
+    ]
+    .iter()
+    .find_map(|prefix| message.strip_prefix(prefix))
+    {
+        message = rest;
+    }
+    DataFusionError::Execution(message.to_string())
 }
 
 /// The DataFusion major version this module was built for (its FFI layouts are that major's).

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import agent_refusal
-from conftest import run_cli, session
+from conftest import cli_error, run_cli, session
 
 WINDOW = ["--from", "2026-03-09", "--to", "2026-03-13", "--time-zone", "America/New_York"]
 FORM = "'2026-03-09', '2026-03-13', '00:00', '23:59', 'America/New_York'"
@@ -93,17 +93,22 @@ def test_other_arrow_streams_export(tmp_path):
     assert path.read_text() == '{"a":1,"b":"x"}\n{"a":2,"b":"y"}\n'
 
 
-def test_a_failing_export_keeps_the_existing_file(demo, tmp_path):
+def test_a_failing_export_keeps_the_existing_file(cli, demo, tmp_path):
     target = tmp_path / "keep.csv"
     target.write_text("old content\n")
     ctx = session(demo)
     # fails while rows stream: a text that is not a number, past the first batch
-    bad = ctx.sql(
+    query = (
         "SELECT CAST(CASE WHEN contact_id % 1000 = 999 THEN 'x' ELSE '1' END AS INT) AS n "
         "FROM agent_refusal('2026-02-16', '2026-03-29')"
     )
-    with pytest.raises(Exception, match="Cannot cast string 'x'"):
-        agent_refusal.export(bad, target)
+    with pytest.raises(agent_refusal.AgentRefusalError) as raised:
+        agent_refusal.export(ctx.sql(query), target)
+    cli_target = tmp_path.parent / f"{tmp_path.name}-cli.csv"
+    message = cli_error(cli, "--data", str(demo), "sql", "-c",
+                        f"COPY ({query}) TO '{cli_target}' STORED AS CXONE_CSV")
+    assert str(raised.value) == message
+    assert "Cannot cast string 'x'" in message
     assert target.read_text() == "old content\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.csv"]
     with pytest.raises(agent_refusal.AgentRefusalError, match="is a folder|Is a directory|folder"):
@@ -127,3 +132,17 @@ def test_ctrl_c_stops_an_export_and_keeps_the_existing_file(cli, tmp_path):
         timer.cancel()
     assert target.read_bytes() == b"previous workbook"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "year.xlsx"]
+
+
+def test_ctrl_c_stops_an_export_waiting_for_a_fifo_reader(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            agent_refusal.export(pa.table({"a": [1]}), fifo)
+    finally:
+        timer.cancel()
+        # let the abandoned open() of the FIFO finish
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))

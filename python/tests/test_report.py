@@ -15,8 +15,8 @@ from conftest import ROOT, cli_error, cli_table, run_cli, session
 
 # Every argument form of agent_refusal(...), as SQL.
 FORMS = [
-    "'2026-03-09', '2026-03-13'",
-    "'2026-03-09', '2026-03-13', '08:30', '17:00:30'",
+    "'2026-03-07', '2026-03-13'",
+    "'2026-03-07', '2026-03-09', '08:30', '17:00:30'",
     "'2026-03-08', '2026-03-08', '00:00', '23:59', 'America/New_York'",
     "'2026-03-29', '2026-03-29', '00:00', '23:59', 'Europe/London'",
     "'2026-11-01', '2026-11-02', '01:00', '01:59', 'America/New_York'",
@@ -193,15 +193,45 @@ def test_a_missing_table_or_column_is_named(cli, demo, tmp_path):
         agent_refusal.report(ctx, "2026-03-01", "2026-03-01")
 
 
-def test_bad_settings_are_refused(demo):
-    with pytest.raises(agent_refusal.AgentRefusalError, match="agent_refusal"):
+def test_bad_settings_are_refused_where_they_are_set(cli, demo):
+    with pytest.raises(agent_refusal.AgentRefusalError, match="agent_refusal.ignore_dst must be true or false"):
         agent_refusal.session_config(ignore_dst="maybe")
-    with pytest.raises(agent_refusal.AgentRefusalError):
+    with pytest.raises(agent_refusal.AgentRefusalError, match="unknown setting 'agent_refusal.no_such_setting'"):
         agent_refusal.session_config(no_such_setting="1")
+    assert agent_refusal.session_config(ignore_dst=True) is not None
     ctx = session(demo)
-    ctx.sql("SET agent_refusal.ignore_dst = 'maybe'").collect()
-    with pytest.raises(agent_refusal.AgentRefusalError, match="maybe"):
-        agent_refusal.report(ctx, "2026-03-01", "2026-03-01")
+    for statement in ["SET agent_refusal.ignore_dst = 'maybe'", "SET agent_refusal.tiem_zone = 'UTC'",
+                      "SET agent_refusal.time_zone = 'Mars/Base'", "SET agent_refusal.agents_table = ''"]:
+        message = cli_error(cli, "--data", str(demo), "sql", "-c", statement)
+        with pytest.raises(Exception) as raised:
+            ctx.sql(statement).collect()
+        assert message in str(raised.value), statement
+    # the session keeps its settings and still reports
+    assert agent_refusal.report(ctx, "2026-03-09", "2026-03-09").count() > 0
+    ctx.sql("SET agent_refusal.ignore_dst = 'yes'").collect()
+    ctx.sql("SET agent_refusal.time_zone = 'America/New_York'").collect()
+    zone = ctx.sql("SELECT refuse_time FROM agent_refusal('2026-07-01', '2026-07-01')").to_arrow_table()
+    assert zone.schema.field("refuse_time").type.tz == "-05:00"
+
+
+def test_a_qualified_table_in_a_missing_schema_is_not_found(demo):
+    ctx = session(demo, agent_refusal.session_config(refusals_table="other.events"))
+    with pytest.raises(agent_refusal.AgentRefusalError) as raised:
+        agent_refusal.report(ctx, "2026-03-09", "2026-03-09")
+    assert str(raised.value) == (
+        "agent_refusal: table 'other.events' not found "
+        "(register it, or set agent_refusal.refusals_table to the table to use)"
+    )
+
+
+def test_dates_outside_pythons_range_reach_the_crate(cli, demo, tmp_path):
+    query = "SELECT count(*) AS n FROM agent_refusal(arrow_cast(-800000, 'Date32'), '2026-03-10')"
+    assert session(demo).sql(query).to_arrow_table().equals(cli_table(cli, demo, query, tmp_path))
+    query = "SELECT * FROM agent_refusal(arrow_cast(3000000, 'Date32'), '2026-03-10')"
+    message = cli_error(cli, "--data", str(demo), "sql", "-c", query)
+    with pytest.raises(Exception) as raised:
+        session(demo).sql(query).collect()
+    assert message in str(raised.value)
 
 
 def test_another_datafusion_major_is_refused(monkeypatch):

@@ -76,7 +76,8 @@ def session_config(**settings: str) -> SessionConfig:
     """
     tuned = dict(_native.tuned_settings())
     tuned["datafusion.catalog.information_schema"] = "true"
-    return SessionConfig(tuned).with_extension(_native.Settings(**settings))
+    values = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in settings.items()}
+    return SessionConfig(tuned).with_extension(_native.Settings(**values))
 
 
 def register(ctx: SessionContext) -> None:
@@ -131,7 +132,7 @@ def export(
 
     Args:
         data: a ``datafusion.DataFrame``, or anything with ``__arrow_c_stream__`` (a pyarrow
-            Table or RecordBatchReader, a polars DataFrame). It is streamed, never held whole.
+            Table or RecordBatchReader, for example). It is streamed, never held whole.
         path: the file to write. It is written beside its target and renamed over it when
             complete: on an error or a Ctrl-C an existing file keeps its content.
         format: ``csv``, ``tab`` (``tsv``), ``xml``, ``xlsx``, ``parquet``, ``json`` or ``ndjson``
@@ -154,7 +155,7 @@ def export(
             f"export() takes a datafusion.DataFrame or an Arrow stream, got {type(data).__name__}"
         )
     written, _rows = _native.export(
-        source, os.fspath(path), format, headers, append_date, time_zone, excel_safe
+        source, os.fspath(path), format, bool(headers), bool(append_date), time_zone, bool(excel_safe)
     )
     return pathlib.Path(written)
 
@@ -166,8 +167,8 @@ def _argument(value: Any) -> Any:
         try:
             scalar = value.python_value()
         except Exception:  # not a constant: the native side names it in its error
-            return str(value)
-        return pa.array([scalar.as_py()], type=scalar.type)
+            return value.canonical_name() if hasattr(value, "canonical_name") else str(value)
+        return pa.array([scalar], type=scalar.type)
     return pa.array([value])
 
 
@@ -188,6 +189,10 @@ def _agent_refusal(*args: Any, session: SessionContext) -> DataFrame:
     helper = threading.Thread(target=plan, name="agent_refusal")
     helper.start()
     helper.join()
-    if "error" in outcome:
-        raise outcome["error"]
+    error = outcome.get("error")
+    if isinstance(error, AgentRefusalError):
+        # A fresh exception: datafusion puts its traceback into the message it raises.
+        raise AgentRefusalError(str(error)) from None
+    if error is not None:
+        raise error
     return outcome["df"]
