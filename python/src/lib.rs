@@ -47,6 +47,11 @@ use stabby::str::Str as SStr;
 use stabby::string::String as SString;
 use stabby::vec::Vec as SVec;
 
+/// The CLI's allocator: the export writers allocate per value, and the system allocator makes a
+/// month's CSV export markedly slower (docs/python.md#tests-and-speed).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 create_exception!(
     agent_refusal,
     AgentRefusalError,
