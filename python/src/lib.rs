@@ -21,7 +21,7 @@ use agent_refusal::config::AgentRefusalConfig;
 use agent_refusal::error::error_line;
 use agent_refusal::export::{ExportFormat, ExportOptions, append_date as dated, write_file};
 use agent_refusal::reasons::{refusal_reason_text_udf, refusal_reason_udf, refusal_reasons_table};
-use agent_refusal::report::{ReportRequest, Zone, report_sql as write_report_sql};
+use agent_refusal::report::{ReportRequest, Zone, quoted_reference, report_sql as write_report_sql};
 use arrow::array::{ArrayRef, make_array};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
@@ -279,9 +279,11 @@ fn session_options(session: &Bound<'_, PyAny>) -> PyResult<ConfigOptions> {
 /// The columns of the table `name` in `session`, or `None` when there is no such table.
 fn table_schema(session: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<SchemaRef>> {
     // `table_exist` raises for a catalog or schema that does not exist: no such table either.
-    let exists = session.call_method1("table_exist", (name,));
-    if !exists.is_ok_and(|found| found.extract::<bool>().unwrap_or(false)) {
-        return Ok(None);
+    match session.call_method1("table_exist", (name,)) {
+        Ok(found) if found.extract::<bool>()? => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.to_string().contains("failed to resolve") => return Ok(None),
+        Err(e) => return Err(e),
     }
     let schema = session.call_method1("table", (name,))?.call_method0("schema")?;
     let (_capsule, ffi): (_, NonNull<FFI_ArrowSchema>) =
@@ -309,6 +311,12 @@ fn argument(arg: &Bound<'_, PyAny>) -> PyResult<Expr> {
     // SAFETY: the array was exported with this schema.
     let data = unsafe { arrow::ffi::from_ffi(array, schema.as_ref()) }.map_err(|e| py_err(&e.into()))?;
     let array: ArrayRef = make_array(data);
+    if array.len() != 1 {
+        return Err(AgentRefusalError::new_err(format!(
+            "agent_refusal: an argument must hold one value, got {}",
+            array.len()
+        )));
+    }
     let value = ScalarValue::try_from_array(&array, 0).map_err(|e| py_err(&e))?;
     Ok(Expr::Literal(value, None))
 }
@@ -326,14 +334,9 @@ fn report_sql(session: &Bound<'_, PyAny>, args: Vec<Bound<'_, PyAny>>) -> PyResu
         .resolve(&options, chrono::Utc::now())
         .map_err(|e| py_err(&e))?;
     let mut python_error = None;
+    check_dialect(&options)?;
     let sql = write_report_sql(&resolved, &options, &mut |reference| {
-        let name = format!(
-            "{}.{}.{}",
-            quote(&reference.catalog),
-            quote(&reference.schema),
-            quote(&reference.table)
-        );
-        table_schema(session, &name).map_err(|e| {
+        table_schema(session, &quoted_reference(reference)).map_err(|e| {
             let message = e.to_string();
             python_error = Some(e);
             exec_datafusion_err!(
@@ -349,8 +352,18 @@ fn report_sql(session: &Bound<'_, PyAny>, args: Vec<Bound<'_, PyAny>>) -> PyResu
     }
 }
 
-fn quote(identifier: &str) -> String {
-    format!("\"{}\"", identifier.replace('"', "\"\""))
+/// The report's query quotes identifiers with `"`, as standard SQL does; datafusion-python parses
+/// it in the session's dialect (`datafusion.sql_parser.dialect`), where the `mysql`, `bigquery`
+/// or `hive` dialects would read `"..."` as text. Such a session is refused rather than given a
+/// wrong query.
+fn check_dialect(options: &ConfigOptions) -> PyResult<()> {
+    let name = options.sql_parser.dialect.to_string();
+    match datafusion::sql::sqlparser::dialect::dialect_from_str(&name) {
+        Some(dialect) if dialect.is_delimited_identifier_start('"') => Ok(()),
+        _ => Err(AgentRefusalError::new_err(format!(
+            "agent_refusal: the report's query quotes names with \" and the session's SQL dialect '{name}' does not: SET datafusion.sql_parser.dialect = 'generic'"
+        ))),
+    }
 }
 
 /// The `datafusion.*` settings that the crate's `session_config()` tunes for the report, as
@@ -473,10 +486,14 @@ fn write(
             }
         });
         // A blocking task may still wait (opening a FIFO that no one reads): leave it behind.
-        // The producer ends once its reader is done or failed, or the receiver is gone (dropped
-        // with the export). It may need the GIL meanwhile: wait for it without holding it.
         runtime.shutdown_background();
-        let _ = producer.join();
+        // After a failure or a Ctrl-C, the producer may still be waiting for its next batch (the
+        // report's sort delivers the first one only when it has read the whole window): leave it
+        // too; it ends at that batch, whose sending fails. After a success it has ended: join it
+        // (without the GIL, which the producer may take).
+        if result.is_ok() {
+            let _ = producer.join();
+        }
         result
     })
 }

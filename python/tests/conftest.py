@@ -85,12 +85,15 @@ def demo(cli: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> pathlib
 
 def _generate(folder: pathlib.Path, seed: int, text_times: bool) -> pathlib.Path:
     """Refusals around New York's and London's DST changes of 2026 (March 8 and 29, October 25,
-    November 1), at random instants and with exact ties; contacts with duplicates and gaps;
+    November 1) and in the last days before today, at random instants and with exact ties; contacts with duplicates and gaps;
     agents with missing and empty names. `text_times`: `refuse_time` as ISO-8601 text with
     offsets and int32 ids, else a naive timestamp in milliseconds (UTC)."""
     rng = random.Random(seed)
+    today = dt.date.today()
+    # plus days relative to today, for the presets ('yesterday', 'last 30 days')
     days = [dt.date(2026, 3, 7), dt.date(2026, 3, 8), dt.date(2026, 3, 29), dt.date(2026, 10, 25),
-            dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 12, 31)]
+            dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 12, 31),
+            today - dt.timedelta(days=1), today - dt.timedelta(days=3), today - dt.timedelta(days=12)]
     reasons = ["NoAnswer", "Busy", "Bad Number", "no answer", "Refused", "", "3", "Timeout"]
     rows = []
     for _ in range(3000):

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import openpyxl
@@ -123,13 +124,21 @@ def test_ctrl_c_stops_an_export_and_keeps_the_existing_file(cli, tmp_path):
     target = tmp_path / "year.xlsx"
     target.write_bytes(b"previous workbook")
     df = session(big).sql("SELECT * FROM agent_refusal('2026-01-01', '2026-12-31')")
-    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    # the export has started writing (its temporary file exists) when the signal comes
+    def interrupt_once_writing():
+        deadline = time.monotonic() + 60
+        while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Thread(target=interrupt_once_writing, daemon=True)
     timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            agent_refusal.export(df, target)
-    finally:
-        timer.cancel()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        agent_refusal.export(df, target)
+    assert time.monotonic() - started < 30
     assert target.read_bytes() == b"previous workbook"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "year.xlsx"]
 
@@ -139,9 +148,11 @@ def test_ctrl_c_stops_an_export_waiting_for_a_fifo_reader(tmp_path):
     os.mkfifo(fifo)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
+    started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
             agent_refusal.export(pa.table({"a": [1]}), fifo)
+        assert time.monotonic() - started < 3
     finally:
         timer.cancel()
         # let the abandoned open() of the FIFO finish

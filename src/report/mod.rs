@@ -35,7 +35,7 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use crate::config::AgentRefusalConfig;
 
 pub use function::AgentRefusal;
-pub use plan::{report_plan, report_sql};
+pub use plan::{quoted_reference, report_plan, report_sql};
 pub use window::{EndTime, Preset, Window, parse_date, parse_time};
 pub use zone::Zone;
 

@@ -29,6 +29,7 @@ use futures::FutureExt;
 
 use super::ResolvedReport;
 use crate::config::AgentRefusalConfig;
+use crate::reasons::refusal_reason_udf;
 use crate::schema::{
     AGENT_NO, CONTACT_ID, FULL_NAME, REASON, REFUSE_TIME, REFUSING_AGENT_ID, STATION_ID, column_names,
 };
@@ -53,7 +54,7 @@ fn arrow_cast(expr: &str, to: &DataType) -> String {
 /// catalog, and the table's columns.
 struct Input {
     name: String,
-    reference: TableReference,
+    reference: ResolvedTableReference,
     schema: SchemaRef,
 }
 
@@ -66,12 +67,9 @@ impl Input {
         setting: &str,
         schema_of: &mut dyn FnMut(&ResolvedTableReference) -> Result<Option<SchemaRef>>,
     ) -> Result<Input> {
-        let reference = TableReference::from(name);
         let catalog = &options.catalog;
-        let resolved = reference
-            .clone()
-            .resolve(&catalog.default_catalog, &catalog.default_schema);
-        let Some(schema) = schema_of(&resolved)? else {
+        let reference = TableReference::from(name).resolve(&catalog.default_catalog, &catalog.default_schema);
+        let Some(schema) = schema_of(&reference)? else {
             return plan_err!(
                 "agent_refusal: table '{name}' not found (register it, or set agent_refusal.{setting} to the table to use)"
             );
@@ -106,7 +104,7 @@ impl Input {
             }
         };
         Ok((
-            format!("{}.{}", self.reference.to_quoted_string(), ident(field.name())),
+            format!("{}.{}", quoted_reference(&self.reference), ident(field.name())),
             field.data_type().clone(),
         ))
     }
@@ -150,8 +148,19 @@ impl Input {
 
     /// The table, as `FROM` names it.
     fn from(&self) -> String {
-        self.reference.to_quoted_string()
+        quoted_reference(&self.reference)
     }
+}
+
+/// `"catalog"."schema"."table"`: every part quoted, so that no name reads as a keyword or as one
+/// of the query's own `WITH` names (`r`, `c`, `a`).
+pub fn quoted_reference(reference: &ResolvedTableReference) -> String {
+    format!(
+        "{}.{}.{}",
+        ident(&reference.catalog),
+        ident(&reference.schema),
+        ident(&reference.table)
+    )
 }
 
 /// `refuse_time` restricted to the window, and the same column as a UTC-based instant in the
@@ -366,8 +375,15 @@ impl ContextProvider for ReportContext<'_> {
         &self.planners
     }
 
+    // The report's functions are the crate's and DataFusion's own, whatever the session has
+    // registered under their names (or whether it registered them at all).
     fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
-        self.session.scalar_functions().get(name).cloned()
+        if name == refusal_reason_udf().name() {
+            return Some(Arc::new(refusal_reason_udf()));
+        }
+        datafusion::functions::all_default_functions()
+            .into_iter()
+            .find(|f| f.name() == name)
     }
 
     fn get_higher_order_meta(&self, name: &str) -> Option<Arc<HigherOrderUDF>> {
@@ -375,7 +391,9 @@ impl ContextProvider for ReportContext<'_> {
     }
 
     fn get_aggregate_meta(&self, name: &str) -> Option<Arc<AggregateUDF>> {
-        self.session.aggregate_functions().get(name).cloned()
+        datafusion::functions_aggregate::all_default_aggregate_functions()
+            .into_iter()
+            .find(|f| f.name() == name)
     }
 
     fn get_window_meta(&self, name: &str) -> Option<Arc<WindowUDF>> {

@@ -332,3 +332,29 @@ async fn the_typed_report_and_the_table_function_agree_with_the_schema() {
         arrow::compute::concat_batches(&sql[0].schema(), &sql).unwrap()
     );
 }
+
+/// The report's SQL text plans with the crate's `refusal_reason` and DataFusion's built-ins,
+/// whatever the session has (or has not) registered under those names.
+#[tokio::test]
+async fn the_report_uses_its_own_functions_whatever_the_session_registers() {
+    use agent_refusal::report::{ReportRange, ReportRequest, report};
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+
+    let ctx = SessionContext::new(); // no `register`: the typed API alone
+    agent_refusal::sources::demo::register_demo(&ctx, 1).unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+    let request = ReportRequest::new(ReportRange::days(day, day));
+    let before = report(&ctx, &request).unwrap().collect().await.unwrap();
+    assert!(before.iter().map(RecordBatch::num_rows).sum::<usize>() > 100);
+    for name in ["refusal_reason", "coalesce", "nullif"] {
+        ctx.register_udf(create_udf(
+            name,
+            vec![DataType::Utf8],
+            DataType::Utf8,
+            Volatility::Immutable,
+            Arc::new(|_| Ok(ColumnarValue::Scalar("overridden".into()))),
+        ));
+    }
+    let after = report(&ctx, &request).unwrap().collect().await.unwrap();
+    assert_eq!(before, after);
+}
