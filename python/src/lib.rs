@@ -427,17 +427,15 @@ fn export(
 
 /// The format `given`, or the one `path`'s extension implies (CSV for none), as the CLI decides.
 fn export_format(path: &Path, given: Option<&str>) -> datafusion::common::Result<ExportFormat> {
-    let implied = ExportFormat::for_path(path);
-    match (given.map(ExportFormat::parse).transpose()?, implied) {
-        (Some(given), Some(implied)) if given != implied => datafusion::common::plan_err!(
+    let given = given.map(ExportFormat::parse).transpose()?;
+    ExportFormat::choose(Some(path), given).or_else(|(given, implied)| {
+        datafusion::common::plan_err!(
             "format '{}' contradicts '{}', a .{} file: change one of them",
             given.name(),
             path.display(),
             implied.name()
-        ),
-        (Some(format), _) | (None, Some(format)) => Ok(format),
-        (None, None) => Ok(ExportFormat::Csv),
-    }
+        )
+    })
 }
 
 /// Streams `reader` into the file at `path`. The reader's producer (datafusion-python) runs its

@@ -109,6 +109,20 @@ impl ExportFormat {
         }
     }
 
+    /// The format of an export to `path` (`None`: a stream such as stdout): the one `given`, else
+    /// the one the extension implies ([`ExportFormat::for_path`]), else CSV. A given format that
+    /// contradicts the extension is an error, `Err((given, implied))`, for the caller to word.
+    pub fn choose(
+        path: Option<&Path>,
+        given: Option<ExportFormat>,
+    ) -> std::result::Result<ExportFormat, (ExportFormat, ExportFormat)> {
+        match (given, path.and_then(ExportFormat::for_path)) {
+            (Some(given), Some(implied)) if given != implied => Err((given, implied)),
+            (Some(format), _) | (None, Some(format)) => Ok(format),
+            (None, None) => Ok(ExportFormat::Csv),
+        }
+    }
+
     /// The usual file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {

@@ -310,23 +310,15 @@ async fn report(args: ReportArgs) -> Result<()> {
         ignore_dst: Some(args.ignore_dst),
     };
     let to_stdout = args.output == "-";
-    let by_extension = if to_stdout {
-        None
-    } else {
-        ExportFormat::for_path(Path::new(&args.output))
-    };
-    let format = match (args.format, by_extension) {
-        (Some(given), Some(implied)) if given != implied => {
-            return Err(usage(&format!(
-                "--format {} contradicts --output '{}', a .{} file: change one of them",
-                given.name(),
-                args.output,
-                implied.name()
-            )));
-        }
-        (Some(format), _) | (None, Some(format)) => format,
-        (None, None) => ExportFormat::Csv,
-    };
+    let file = (!to_stdout).then(|| Path::new(&args.output));
+    let format = ExportFormat::choose(file, args.format).map_err(|(given, implied)| {
+        usage(&format!(
+            "--format {} contradicts --output '{}', a .{} file: change one of them",
+            given.name(),
+            args.output,
+            implied.name()
+        ))
+    })?;
     if to_stdout && !format.is_text() {
         return Err(usage(&format!(
             "{} is a binary format: give --output FILE",
