@@ -30,9 +30,7 @@ use futures::FutureExt;
 use super::ResolvedReport;
 use crate::config::AgentRefusalConfig;
 use crate::reasons::refusal_reason_udf;
-use crate::schema::{
-    AGENT_NO, CONTACT_ID, FULL_NAME, REASON, REFUSE_TIME, REFUSING_AGENT_ID, STATION_ID, column_names,
-};
+use crate::schema::{COLUMNS, REFUSE_TIME, column_names};
 
 /// An SQL identifier, quoted.
 fn ident(name: &str) -> String {
@@ -274,16 +272,7 @@ pub fn report_sql(
         reason,
         refuse_time,
         refusing_agent_id,
-    ] = [
-        CONTACT_ID,
-        AGENT_NO,
-        FULL_NAME,
-        STATION_ID,
-        REASON,
-        REFUSE_TIME,
-        REFUSING_AGENT_ID,
-    ]
-    .map(|c| ident(c.name));
+    ] = COLUMNS.map(|c| ident(c.name));
     Ok(format!(
         "WITH r AS ({r}), c AS ({c}), a AS ({a}) \
          SELECT r.contact_id AS {contact_id}, coalesce(c.last_agent, r.agent_id) AS {agent_no}, \
