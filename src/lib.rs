@@ -50,9 +50,11 @@
 //! | [`sources`] | a folder of files as tables (`--data`), the built-in demo data |
 //! | [`export`] | the writers, one module per format, and `COPY ... STORED AS` |
 //! | `shell` | (feature `cli`) the REPL and statement runner of the `agent-refusal` binary |
+//! | `server` | (feature `server`) the PostgreSQL wire protocol server of `agent-refusal serve` |
 //!
-//! Features: `cli` (default) builds the `agent-refusal` binary and the `shell` module; with
-//! `default-features = false` the library depends on DataFusion and a few small crates only.
+//! Features: `cli` (default) builds the `agent-refusal` binary and the `shell` module, and turns
+//! on `server` (datafusion-postgres, pgwire, rustls); with `default-features = false` the library
+//! depends on DataFusion and a few small crates only.
 //!
 //! [Apache DataFusion]: https://datafusion.apache.org
 //! [`SessionContext`]: datafusion::prelude::SessionContext
@@ -63,6 +65,8 @@ pub mod export;
 pub mod reasons;
 pub mod report;
 pub mod schema;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "cli")]
 pub mod shell;
 pub mod sources;

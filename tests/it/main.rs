@@ -27,4 +27,6 @@ mod property;
 mod read;
 #[cfg(feature = "cli")]
 mod repl;
+#[cfg(feature = "cli")]
+mod server;
 mod slt;

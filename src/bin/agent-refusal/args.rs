@@ -34,6 +34,9 @@ pub enum Command {
     Sql(SqlArgs),
     /// Write the built-in demo data set to a folder.
     DemoData(DemoArgs),
+    /// Serve SQL over the PostgreSQL wire protocol, for psql, BI tools and drivers (loopback and
+    /// read-only by default).
+    Serve(ServeArgs),
 }
 
 /// Where the data comes from, and the session's resources. Given before the command
@@ -152,6 +155,70 @@ pub enum SqlFormat {
     Json,
     #[value(alias = "jsonl")]
     Ndjson,
+}
+
+#[derive(clap::Args, Debug)]
+#[allow(clippy::struct_excessive_bools)] // clap's flags
+#[allow(clippy::doc_markdown)] // the help text shows names as they are typed, without backticks
+#[command(mut_arg("memory_limit", |a| a.help(
+    "Memory for each connection's queries (such as 2G or 512M; default 1G); sorts and aggregates past it spill to disk"
+)))]
+pub struct ServeArgs {
+    /// Data and memory: each connection's queries get --memory-limit (default 1G) of their own.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address and port to listen on. Any address but loopback needs --password-file (or
+    /// AGENT_REFUSAL_PASSWORDS) and TLS.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5432", value_parser = listen_address)]
+    pub listen: std::net::SocketAddr,
+    /// File of user:password lines: clients must log in as one of them (SCRAM-SHA-256). Without
+    /// it, the variable AGENT_REFUSAL_PASSWORDS (user:password pairs, comma-separated) is read;
+    /// without both, any user name is accepted with no password.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM); clients may then use sslmode=require.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow a non-loopback address without TLS (passwords and data travel unencrypted).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Allow statements that write files or change tables (COPY ... TO, CREATE EXTERNAL TABLE,
+    /// CREATE/DROP TABLE or VIEW, INSERT); files only inside --data.
+    #[arg(long)]
+    pub allow_writes: bool,
+    /// Connections served at once.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Longest a statement may run, such as 30s, 5min or 1h; it is then cancelled with an error.
+    #[arg(long, value_name = "DURATION", default_value = "5min", value_parser = statement_timeout)]
+    pub statement_timeout: std::time::Duration,
+}
+
+/// `--listen`: an IP address and port, or `localhost:PORT`.
+fn listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text.trim();
+    if let Some(port) = text.strip_prefix("localhost:") {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("bad port in --listen '{text}'"))?;
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!("--listen '{text}' is not ADDR:PORT (such as 127.0.0.1:5432, 0.0.0.0:5432 or [::1]:5432)")
+    })
+}
+
+/// `--statement-timeout`: a duration with a unit.
+fn statement_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match agent_refusal::server::parse_timeout(text) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "--statement-timeout '{text}' is not a duration such as 30s, 5min or 1h"
+        )),
+    }
 }
 
 #[derive(clap::Args, Debug)]

@@ -20,7 +20,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion_cli::print_format::PrintFormat;
 
-use crate::args::{Cli, Command, DataArgs, ReportArgs, SqlArgs, SqlFormat};
+use crate::args::{Cli, Command, DataArgs, ReportArgs, ServeArgs, SqlArgs, SqlFormat};
 
 /// A mistake in the command line found after parsing: exit status 2, like clap's own.
 #[derive(Debug)]
@@ -90,6 +90,29 @@ fn run_command(cli: Cli, sql_order: Vec<bool>) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::Error::from(e)),
     };
+    // The server stops on a signal by itself: it lets running queries finish, then exits 0.
+    if let Some(Command::Serve(_)) = &cli.command {
+        let Cli {
+            command: Some(Command::Serve(mut args)),
+            data,
+        } = cli
+        else {
+            return ExitCode::FAILURE;
+        };
+        args.data = args.data.or(data);
+        let outcome = runtime.block_on(serve(args));
+        runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => match e.downcast_ref::<Usage>() {
+                Some(Usage(message)) => {
+                    say(&format!("error: {message}"));
+                    ExitCode::from(2)
+                }
+                None => fail(&e),
+            },
+        };
+    }
     // The interactive shell handles Ctrl-C itself: it cancels the query and goes on.
     let shell_owns_ctrl_c =
         cli.command.as_ref().is_none_or(|c| matches!(c, Command::Repl(_))) && std::io::stdin().is_terminal();
@@ -239,6 +262,8 @@ async fn run(cli: Cli, sql_order: Vec<bool>) -> Result<()> {
             args.data = args.data.or(outer);
             sql(args, sql_order).await
         }
+        // run by `run_command` itself
+        Some(Command::Serve(_)) => Err(usage("serve cannot run here")),
         Some(Command::DemoData(args)) => {
             if outer.data.is_some() || outer.memory_limit.is_some() || !outer.order.is_empty() {
                 return Err(usage(
@@ -431,6 +456,136 @@ async fn sql(args: SqlArgs, order: Vec<bool>) -> Result<()> {
     }
     std::io::stdout().flush()?;
     Ok(())
+}
+
+/// `serve`: the session over `--data` (or the demo data) over the PostgreSQL protocol, until
+/// SIGINT, SIGTERM or SIGHUP.
+/// The server's options from `serve`'s arguments and `AGENT_REFUSAL_PASSWORDS`: a usage error
+/// (exit status 2) when they are bad or unsafe.
+fn server_options(args: &ServeArgs) -> Result<agent_refusal::server::ServerOptions> {
+    use agent_refusal::server::{ServerOptions, TlsFiles, Users};
+    const PASSWORDS_VARIABLE: &str = "AGENT_REFUSAL_PASSWORDS";
+    let users = match &args.password_file {
+        Some(file) => Some(Users::from_file(file).map_err(|e| usage(&args::library_message(&e)))?),
+        None => match std::env::var(PASSWORDS_VARIABLE) {
+            Ok(text) => Some(
+                Users::parse(&text, &format!("the variable {PASSWORDS_VARIABLE}"), true)
+                    .map_err(|e| usage(&args::library_message(&e)))?,
+            ),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(usage(&format!("{PASSWORDS_VARIABLE} is not UTF-8 text")));
+            }
+        },
+    };
+    let options = ServerOptions {
+        listen: args.listen,
+        users,
+        tls: args
+            .tls_cert
+            .clone()
+            .zip(args.tls_key.clone())
+            .map(|(cert, key)| TlsFiles { cert, key }),
+        insecure: args.insecure,
+        allow_writes: args.allow_writes,
+        data_dir: args.data.data.clone(),
+        max_connections: args.max_connections as usize,
+        statement_timeout: args.statement_timeout,
+        memory_limit: args
+            .data
+            .memory_limit
+            .unwrap_or(ServerOptions::DEFAULT_MEMORY_LIMIT),
+        ..ServerOptions::new()
+    };
+    options.check().map_err(|message| usage(&message))?;
+    Ok(options)
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    use agent_refusal::server::Server;
+    let options = server_options(&args)?;
+    let mut data = args.data;
+    data.memory_limit = Some(options.memory_limit);
+    let ctx = open(&data).await?;
+    let log: agent_refusal::server::Log = Arc::new(|line: &str| say(line));
+    // A panic in a connection's task (the protocol library on a malformed message) closes that
+    // connection and is logged by the server: one line here, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        say(&format!(
+            "internal error{place}: {}",
+            panic_message(info.payload())
+        ));
+    }));
+    let server = Server::bind(ctx, options.clone(), log).await?;
+    let address = server.local_addr()?;
+    let source = match &data.data {
+        Some(dir) => format!("'{}'", dir.display()),
+        None => demo_description(),
+    };
+    let login = match &options.users {
+        Some(users) => format!(
+            "users {} with passwords (SCRAM-SHA-256)",
+            users.names().join(", ")
+        ),
+        None => "any user, no password".to_string(),
+    };
+    let mut rules = vec![
+        if options.tls.is_some() { "TLS" } else { "no TLS" },
+        if options.allow_writes {
+            "writes allowed inside --data"
+        } else {
+            "read-only"
+        },
+    ];
+    rules.insert(0, &login);
+    // listening before the startup line: a signal right after it stops the server as well
+    let signals = Signals::listen(true);
+    let host = address.ip();
+    let user = options
+        .users
+        .as_ref()
+        .and_then(|u| u.names().first().map(|n| format!(" -U {n}")))
+        .unwrap_or_default();
+    say(&format!(
+        "serving {source} over the PostgreSQL protocol on {address} ({}); connect with: psql -h {host} -p {}{user}",
+        rules.join(", "),
+        address.port()
+    ));
+    let shutdown = async {
+        match signals {
+            Ok(signals) => {
+                let signal = signals.recv().await;
+                say(&format!("{signal}: stopping"));
+            }
+            Err(e) => {
+                say(&format!(
+                    "cannot listen for signals ({e}); stop the server with SIGKILL"
+                ));
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    server.run(shutdown).await?;
+    Ok(())
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "(no message)".to_string()
+    }
+    .lines()
+    .next()
+    .unwrap_or_default()
+    .to_string()
 }
 
 async fn repl(data: DataArgs) -> Result<()> {
