@@ -11,7 +11,8 @@
 //! `<target>/server-bench/demo-<N>`. Environment variables: `SERVER_BENCH_SCALE` (default 20:
 //! 120,000 refusals), `SERVER_BENCH_CLIENTS` (32), `SERVER_BENCH_SECONDS` (30),
 //! `SERVER_BENCH_RUNS` (local runs and single-client queries, 15). The clients use
-//! tokio-postgres (the extended protocol, as drivers and BI tools do) and fetch every row.
+//! tokio-postgres (the extended protocol, as drivers and BI tools do) and fetch every row; each
+//! answer's row count and sum of contact ids are checked against the CLI's.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -86,13 +87,14 @@ fn run() -> Result<(), String> {
     let local_peak_mib = util::summary(&local_runs).peak_mib;
     let mut local_secs: Vec<f64> = local_runs.iter().map(|r| r.secs).collect();
 
+    let expected = cli_totals(&data_arg)?;
     let (mut server, port) = start_server(&data_arg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let outcome = runtime.block_on(load(port, runs, clients, seconds));
+    let outcome = runtime.block_on(load(port, expected, runs, clients, seconds));
     let peak_mib = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
         .ok()
         .and_then(|status| {
@@ -149,6 +151,25 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// What every answer must be: the month's row count and sum of contact ids, computed by the CLI.
+fn cli_totals(data: &str) -> Result<(usize, i64), String> {
+    let totals = Command::new(BIN)
+        .args(["sql", "--format", "csv", "--data", data, "-c"])
+        .arg(format!(
+            "SELECT count(*) AS n, sum(contact_id) AS s FROM agent_refusal('{FROM}', '{TO}', '00:00', '23:59', '{ZONE}')"
+        ))
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("sql: {e}"))?;
+    let totals = String::from_utf8_lossy(&totals.stdout);
+    totals
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_once(','))
+        .and_then(|(n, s)| Some((n.parse().ok()?, s.parse().ok()?)))
+        .ok_or_else(|| format!("the CLI's totals: '{}'", totals.trim()))
+}
+
 /// `agent-refusal serve` on a free port of 127.0.0.1, and that port.
 fn start_server(data: &str) -> Result<(std::process::Child, u16), String> {
     let mut server = Command::new(BIN)
@@ -203,9 +224,14 @@ async fn month(client: &tokio_postgres::Client) -> Result<(usize, i64), String> 
     ))
 }
 
-async fn load(port: u16, runs: u64, clients: u64, seconds: u64) -> Result<Load, String> {
+async fn load(
+    port: u16,
+    expected: (usize, i64),
+    runs: u64,
+    clients: u64,
+    seconds: u64,
+) -> Result<Load, String> {
     let client = connect(port).await?;
-    let expected = month(&client).await?;
     let mut single = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();

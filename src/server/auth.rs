@@ -94,7 +94,13 @@ const ITERATIONS: usize = 4096;
 #[derive(Debug)]
 pub(super) struct UserStore {
     salted: HashMap<String, Password>,
+    /// Made-up entries for unknown user names, kept so that a name gets the same salt each
+    /// time, as a real user does (at most [`UNKNOWN_NAMES`] at once).
+    unknown: std::sync::Mutex<HashMap<String, Password>>,
 }
+
+/// How many unknown user names [`UserStore`] remembers.
+const UNKNOWN_NAMES: usize = 10_000;
 
 impl UserStore {
     pub(super) fn new(users: &Users) -> UserStore {
@@ -107,7 +113,10 @@ impl UserStore {
                 (user.clone(), Password::new(Some(salt), hashed))
             })
             .collect();
-        UserStore { salted }
+        UserStore {
+            salted,
+            unknown: std::sync::Mutex::default(),
+        }
     }
 
     pub(super) fn scram(self: &Arc<Self>) -> datafusion_postgres::pgwire::api::auth::sasl::scram::ScramAuth {
@@ -122,15 +131,24 @@ impl UserStore {
 #[async_trait]
 impl AuthSource for UserStore {
     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        match login.user().and_then(|user| self.salted.get(user)) {
-            Some(password) => Ok(password.clone()),
-            // An unknown user goes through the same exchange and fails at its end, as a wrong
-            // password does: the answer does not tell which user names exist.
-            None => Ok(Password::new(
-                Some(random_nonce().into_bytes()),
-                random_nonce().into_bytes(),
-            )),
+        let user = login.user().unwrap_or_default();
+        if let Some(password) = self.salted.get(user) {
+            return Ok(password.clone());
         }
+        // An unknown user goes through the same exchange, with a salt of its own that stays the
+        // same, and fails at its end as a wrong password does: the answers do not tell which
+        // user names exist.
+        let mut unknown = self
+            .unknown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if unknown.len() >= UNKNOWN_NAMES {
+            unknown.clear();
+        }
+        Ok(unknown
+            .entry(user.to_string())
+            .or_insert_with(|| Password::new(Some(random_nonce().into_bytes()), random_nonce().into_bytes()))
+            .clone())
     }
 }
 

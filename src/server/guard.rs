@@ -10,8 +10,9 @@ use datafusion::common::ParamValues;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Reset, Set, Statement, Value};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
 use datafusion_postgres::hooks::HookClient;
@@ -433,6 +434,109 @@ impl QueryHook for ReadOnlyHook {
     }
 }
 
+/// Where a connection may read and write files.
+#[derive(Debug, Clone)]
+pub(super) struct FileRules {
+    pub(super) allow_writes: bool,
+    pub(super) data_dir: Option<PathBuf>,
+}
+
+impl FileRules {
+    pub(super) fn of(options: &ServerOptions) -> FileRules {
+        FileRules {
+            allow_writes: options.allow_writes,
+            data_dir: options.data_dir.clone(),
+        }
+    }
+}
+
+/// Whether DataFusion would read or write files for `statement` (`COPY`, `CREATE EXTERNAL TABLE`
+/// or a `CREATE TABLE` with a location, also inside `EXPLAIN` or `PREPARE`).
+fn names_files_sql(statement: &Statement) -> bool {
+    match statement {
+        Statement::Copy { .. } => true,
+        Statement::CreateTable(create) => create.external || create.location.is_some(),
+        Statement::Explain { statement, .. } | Statement::Prepare { statement, .. } => {
+            names_files_sql(statement)
+        }
+        _ => false,
+    }
+}
+
+/// The first hook: every statement that names files, whichever way it arrived (a simple query
+/// DataFusion's parser could not split goes to datafusion-postgres statement by statement), is
+/// planned here with its paths checked ([`files_inside`]) or refused.
+#[derive(Debug)]
+pub(super) struct FilesHook {
+    pub(super) files: FileRules,
+}
+
+#[async_trait]
+impl QueryHook for FilesHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        if !names_files_sql(statement) {
+            return None;
+        }
+        let text = statement.to_string();
+        let parsed = DFParser::parse_sql_with_dialect(&text, &PostgreSqlDialect {}).ok();
+        Some(
+            match parsed.as_ref().map(|p| p.iter().collect::<Vec<_>>()).as_deref() {
+                Some([single]) if names_files(single) => {
+                    super::session::run_file_statement(ctx, &self.files, (*single).clone()).await
+                }
+                _ => Err(sql_error(
+                    "42501",
+                    format!(
+                        "{} is not allowed: its files cannot be checked",
+                        statement_name(&text)
+                    ),
+                )),
+            },
+        )
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        names_files_sql(statement).then(|| {
+            let name = statement_name(&statement.to_string());
+            if !self.files.allow_writes {
+                return Err(read_only(&name));
+            }
+            Err(sql_error(
+                "0A000", // feature_not_supported
+                format!(
+                    "{name} is not supported through the extended protocol: send it as a plain statement"
+                ),
+            ))
+        })
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        names_files_sql(statement).then(|| {
+            Err(sql_error(
+                "0A000",
+                "statements with files are not supported through the extended protocol",
+            ))
+        })
+    }
+}
+
 /// The hooks of a connection, in order: ours first, then datafusion-postgres's (cursors,
 /// `SET`/`SHOW`, transactions), then the read-only check, then the planning of statements with
 /// parameters among the report's arguments.
@@ -441,6 +545,9 @@ pub(super) fn hooks(options: &ServerOptions, late: super::late::LateStatements) 
     use datafusion_postgres::hooks::set_show::SetShowHook;
     use datafusion_postgres::hooks::transactions::TransactionStatementHook;
     let mut hooks: Vec<Arc<dyn QueryHook>> = vec![
+        Arc::new(FilesHook {
+            files: FileRules::of(options),
+        }),
         Arc::new(SettingsHook {
             max_timeout: options.statement_timeout,
         }),
@@ -518,7 +625,9 @@ fn inside(location: &str, data_dir: Option<&Path>) -> PgWireResult<String> {
     }
     let path = Path::new(local);
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(refuse(format!("'{location}': '..' is not allowed in a path")));
+        return Err(refuse(format!(
+            "'{location}' is not inside the server's --data folder: '..' is not allowed in a path"
+        )));
     }
     let root = data_dir.canonicalize().map_err(|e| {
         refuse(format!(

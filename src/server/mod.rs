@@ -173,16 +173,17 @@ struct Shared {
 impl Server {
     /// Checks `options` ([`ServerOptions::check`]), loads the TLS files, adds PostgreSQL's
     /// `pg_catalog` to `ctx` (what psql's `\d` and BI tools read) and binds the address.
-    pub async fn bind(ctx: SessionContext, options: ServerOptions, log: Log) -> Result<Server> {
+    pub async fn bind(ctx: SessionContext, mut options: ServerOptions, log: Log) -> Result<Server> {
         options.check().map_err(DataFusionError::Configuration)?;
         let tls = match &options.tls {
             Some(files) => Some(tls::acceptor(files)?),
             None => None,
         };
+        // Only the salted passwords stay in memory.
         let users = options
             .users
-            .as_ref()
-            .map(|users| Arc::new(auth::UserStore::new(users)));
+            .take()
+            .map(|users| Arc::new(auth::UserStore::new(&users)));
         setup_pg_catalog(&ctx, "datafusion", EmptyContextProvider)
             .map_err(|e| e.context("cannot add pg_catalog to the session"))?;
         let listener = TcpListener::bind(options.listen).await.map_err(|e| {
@@ -227,7 +228,7 @@ impl Server {
                                 "{peer}: refused: {} connections already (--max-connections)",
                                 shared.options.max_connections
                             ));
-                            connections.spawn(session::refuse_busy(tcp));
+                            connections.spawn(session::refuse_busy(Arc::clone(&shared), tcp));
                         }
                     }
                     Err(e) => {
@@ -254,6 +255,8 @@ impl Server {
             if finished.is_err() {
                 (shared.log)("stopping: queries still running were cancelled");
             }
+            // A statement that just ended may still be sending its last messages.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         connections.abort_all();
         while connections.join_next().await.is_some() {}

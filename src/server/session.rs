@@ -330,7 +330,12 @@ impl ErrorHandler for Errors {
         C: ClientInfo,
     {
         if !self.state.logged_in.load(Ordering::Relaxed) {
-            let user = client.metadata().get("user").map_or("", String::as_str);
+            let user: String = client
+                .metadata()
+                .get("user")
+                .map_or("", String::as_str)
+                .escape_debug()
+                .collect();
             let why = match &*error {
                 PgWireError::InvalidPassword(_) | PgWireError::InvalidScramMessage(_) => {
                     "password authentication failed".to_string()
@@ -512,56 +517,6 @@ impl Session {
             running: Running::start(&self.shared, &self.state),
         }
     }
-
-    /// A `COPY ... TO` or `CREATE EXTERNAL TABLE` (or `EXPLAIN` of one), planned and run here
-    /// with its paths kept inside the data folder.
-    async fn run_file_statement(&self, statement: DFStatement) -> PgWireResult<Response> {
-        let name = match &statement {
-            DFStatement::CopyTo(_) => "COPY",
-            DFStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE",
-            _ => "EXPLAIN",
-        };
-        // refused, EXPLAIN of one as well (`EXPLAIN ANALYZE COPY ...` runs the COPY)
-        if !self.shared.options.allow_writes {
-            let name = if name == "EXPLAIN" {
-                "EXPLAIN of COPY or CREATE EXTERNAL TABLE"
-            } else {
-                name
-            };
-            return Err(sql_error(
-                "25006",
-                format!(
-                    "{name} is not allowed: the server is read-only (start it with --allow-writes \
-                     to write files inside --data or change tables)"
-                ),
-            ));
-        }
-        let api = |e: DataFusionError| PgWireError::ApiError(Box::new(e));
-        let plan = self.ctx.state().statement_to_plan(statement).await.map_err(api)?;
-        let plan = guard::files_inside(plan, self.shared.options.data_dir.as_deref())?;
-        let frame = self.ctx.execute_logical_plan(plan).await.map_err(api)?;
-        match name {
-            "EXPLAIN" => Ok(Response::Query(
-                encode_dataframe(frame, &Format::UnifiedText, None).await?,
-            )),
-            "COPY" => {
-                let batches = frame.collect().await.map_err(api)?;
-                let rows = batches
-                    .first()
-                    .and_then(|b| b.column_by_name("count"))
-                    .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>())
-                    .and_then(|c| (!c.is_empty()).then(|| c.value(0)))
-                    .unwrap_or(0);
-                Ok(Response::Execution(
-                    Tag::new("COPY").with_rows(usize::try_from(rows).unwrap_or(usize::MAX)),
-                ))
-            }
-            _ => {
-                frame.collect().await.map_err(api)?;
-                Ok(Response::Execution(Tag::new(name)))
-            }
-        }
-    }
 }
 
 impl Session {
@@ -604,6 +559,60 @@ impl Session {
         Ok(Response::Query(
             encode_dataframe(frame, &portal.result_column_format, Some(format)).await?,
         ))
+    }
+}
+
+/// A `COPY ... TO` or `CREATE EXTERNAL TABLE` (or `EXPLAIN` of one), planned and run here
+/// with its paths kept inside the data folder; refused on a read-only server.
+pub(super) async fn run_file_statement(
+    ctx: &SessionContext,
+    files: &guard::FileRules,
+    statement: DFStatement,
+) -> PgWireResult<Response> {
+    let name = match &statement {
+        DFStatement::CopyTo(_) => "COPY",
+        DFStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE",
+        _ => "EXPLAIN",
+    };
+    // refused, EXPLAIN of one as well (`EXPLAIN ANALYZE COPY ...` runs the COPY)
+    if !files.allow_writes {
+        let name = if name == "EXPLAIN" {
+            "EXPLAIN of COPY or CREATE EXTERNAL TABLE"
+        } else {
+            name
+        };
+        return Err(sql_error(
+            "25006",
+            format!(
+                "{name} is not allowed: the server is read-only (start it with --allow-writes \
+                 to write files inside --data or change tables)"
+            ),
+        ));
+    }
+    let api = |e: DataFusionError| PgWireError::ApiError(Box::new(e));
+    let plan = ctx.state().statement_to_plan(statement).await.map_err(api)?;
+    let plan = guard::files_inside(plan, files.data_dir.as_deref())?;
+    let frame = ctx.execute_logical_plan(plan).await.map_err(api)?;
+    match name {
+        "EXPLAIN" => Ok(Response::Query(
+            encode_dataframe(frame, &Format::UnifiedText, None).await?,
+        )),
+        "COPY" => {
+            let batches = frame.collect().await.map_err(api)?;
+            let rows = batches
+                .first()
+                .and_then(|b| b.column_by_name("count"))
+                .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>())
+                .and_then(|c| (!c.is_empty()).then(|| c.value(0)))
+                .unwrap_or(0);
+            Ok(Response::Execution(
+                Tag::new("COPY").with_rows(usize::try_from(rows).unwrap_or(usize::MAX)),
+            ))
+        }
+        _ => {
+            frame.collect().await.map_err(api)?;
+            Ok(Response::Execution(Tag::new(name)))
+        }
     }
 }
 
@@ -650,7 +659,15 @@ impl SimpleQueryHandler for Session {
                 for part in parts {
                     match part {
                         Ok(statement) => {
-                            responses.push(limits.within(self.run_file_statement(statement)).await?);
+                            responses.push(
+                                limits
+                                    .within(run_file_statement(
+                                        &self.ctx,
+                                        &guard::FileRules::of(&self.shared.options),
+                                        statement,
+                                    ))
+                                    .await?,
+                            );
                         }
                         Err(text) => responses.extend(
                             limits
@@ -758,6 +775,11 @@ impl ExtendedQueryHandler for Session {
                     .await?
             }
         };
+        if max_rows > 0 {
+            // Fetched in parts, maybe long after: the limits cover the planning only, and the
+            // statement does not count as running between the parts.
+            return Ok(response);
+        }
         Ok(limits.guard(response))
     }
 }
@@ -796,10 +818,13 @@ pub(super) async fn peer_gone(socket: std::net::TcpStream, state: &ConnectionSta
 /// Refuses a connection past `--max-connections` with PostgreSQL's error (SQLSTATE 53300), as
 /// PostgreSQL does: after refusing TLS and reading the startup message, so that the client shows
 /// the message.
-pub(super) async fn refuse_busy(mut tcp: TcpStream) {
+pub(super) async fn refuse_busy(shared: Arc<Shared>, mut tcp: TcpStream) {
     use tokio::io::AsyncReadExt;
     /// The request codes of `SSLRequest` and `GSSENCRequest`.
     const ENCRYPTION_REQUESTS: [u32; 2] = [80_877_103, 80_877_104];
+    /// The request code of `CancelRequest`: served even when the server is full, since that is
+    /// when a user most wants to stop a query.
+    const CANCEL_REQUEST: u32 = 80_877_102;
     let mut body = Vec::new();
     for (field, value) in [
         (b'S', "FATAL"),
@@ -828,6 +853,11 @@ pub(super) async fn refuse_busy(mut tcp: TcpStream) {
             let mut rest = vec![0u8; length as usize - 4];
             tcp.read_exact(&mut rest).await?;
             let code = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            if code == CANCEL_REQUEST && rest.len() >= 12 {
+                let pid = i32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]);
+                shared.cancels.cancel(&(pid, Bytes::copy_from_slice(&rest[8..])));
+                return std::io::Result::Ok(());
+            }
             if !ENCRYPTION_REQUESTS.contains(&code) {
                 break;
             }

@@ -285,6 +285,9 @@ fn writes_are_refused_unless_allowed_and_files_stay_inside_data() {
     let outside_file = outside.path().join("leak.csv");
     let outside_file = outside_file.to_str().unwrap();
     let copy_out = format!("COPY (SELECT 1 AS a) TO '{outside_file}' STORED AS CSV");
+    // PostgreSQL's COPY syntax, which datafusion-postgres's parser reads
+    let copy_abort = format!("COPY (SELECT 1 AS a) TO '{outside_file}'; ABORT");
+    let explain_abort = format!("EXPLAIN ANALYZE COPY (SELECT 1 AS a) TO '{outside_file}'; ABORT");
 
     let read_only = Server::start(&["--data", data.path().to_str().unwrap()]);
     for statement in [
@@ -348,11 +351,21 @@ fn writes_are_refused_unless_allowed_and_files_stay_inside_data() {
             "CREATE EXTERNAL TABLE s STORED AS PARQUET LOCATION 's3://bucket/x.parquet'",
             "s3://bucket/x.parquet",
         ),
+        // a statement DataFusion's parser cannot read sends the whole text another way
+        (copy_abort.as_str(), outside_file),
+        (explain_abort.as_str(), outside_file),
+        (
+            "CREATE EXTERNAL TABLE q STORED AS PARQUET LOCATION '/etc/'; ABORT",
+            "/etc/",
+        ),
     ] {
         let o = writable.psql("", None, &["-c", statement]);
         let err = text(&o.stderr);
         assert!(
-            !o.status.success() && err.contains(path) && err.contains("ERROR"),
+            !o.status.success()
+                && err.contains(path)
+                && (err.contains("is not inside the server's --data folder")
+                    || err.contains("only files inside the server's --data folder")),
             "{statement}: {err}"
         );
     }
@@ -612,6 +625,15 @@ fn statement_timeout_and_cancel_stop_a_query_and_the_session_goes_on() {
 
     // psql sends a cancel request at Ctrl-C
     let server = Server::start(&[]);
+    // a limit a client sets for itself holds
+    let started = Instant::now();
+    let o = server.psql("", None, &["-c", "SET statement_timeout = '1s'", "-c", endless]);
+    assert!(
+        text(&o.stderr).contains("canceling statement due to statement timeout"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
     let client = psql_command(server.port, "", None)
         .args(["-c", endless])
         .stdout(Stdio::piped())

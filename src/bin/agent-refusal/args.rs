@@ -176,13 +176,15 @@ pub struct ServeArgs {
     /// without both, any user name is accepted with no password.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// TLS certificate chain (PEM); clients may then use sslmode=require.
+    /// TLS certificate chain (PEM); every connection must then use TLS (sslmode=require or
+    /// prefer), unless --insecure.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Allow a non-loopback address without TLS (passwords and data travel unencrypted).
+    /// Allow a non-loopback address without TLS, and plain connections beside TLS ones
+    /// (passwords and data travel unencrypted).
     #[arg(long)]
     pub insecure: bool,
     /// Allow statements that write files or change tables (COPY ... TO, CREATE EXTERNAL TABLE,

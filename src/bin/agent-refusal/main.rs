@@ -520,12 +520,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
             panic_message(info.payload())
         ));
     }));
-    let server = Server::bind(ctx, options.clone(), log).await?;
-    let address = server.local_addr()?;
-    let source = match &data.data {
-        Some(dir) => format!("'{}'", dir.display()),
-        None => demo_description(),
-    };
     let login = match &options.users {
         Some(users) => format!(
             "users {} with passwords (SCRAM-SHA-256)",
@@ -533,7 +527,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         ),
         None => "any user, no password".to_string(),
     };
-    let mut rules = vec![
+    let user = options
+        .users
+        .as_ref()
+        .and_then(|u| u.names().first().map(|n| format!(" -U {n}")))
+        .unwrap_or_default();
+    let rules = [
+        login.as_str(),
         if options.tls.is_some() { "TLS" } else { "no TLS" },
         if options.allow_writes {
             "writes allowed inside --data"
@@ -541,15 +541,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
             "read-only"
         },
     ];
-    rules.insert(0, &login);
+    // The options go to the server, which keeps only the passwords' salted hashes.
+    let server = Server::bind(ctx, options, log).await?;
+    let address = server.local_addr()?;
+    let source = match &data.data {
+        Some(dir) => format!("'{}'", dir.display()),
+        None => demo_description(),
+    };
     // listening before the startup line: a signal right after it stops the server as well
     let signals = Signals::listen(true);
     let host = address.ip();
-    let user = options
-        .users
-        .as_ref()
-        .and_then(|u| u.names().first().map(|n| format!(" -U {n}")))
-        .unwrap_or_default();
     say(&format!(
         "serving {source} over the PostgreSQL protocol on {address} ({}); connect with: psql -h {host} -p {}{user}",
         rules.join(", "),
