@@ -27,6 +27,12 @@ use super::ServerOptions;
 /// (datafusion-postgres's own, so that `SHOW statement_timeout` reads it).
 pub(super) const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
 
+/// A DataFusion error on its way to the client (the error handler turns it into one line with
+/// a SQLSTATE).
+pub(super) fn api(e: datafusion::error::DataFusionError) -> PgWireError {
+    PgWireError::ApiError(Box::new(e))
+}
+
 /// A PostgreSQL error with its SQLSTATE.
 pub(super) fn sql_error(code: &str, message: impl Into<String>) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
@@ -101,7 +107,7 @@ impl SettingsHook {
             } else {
                 "RESET"
             }))),
-            Err(e) => Err(PgWireError::ApiError(Box::new(e))),
+            Err(e) => Err(api(e)),
         })
     }
 
@@ -232,7 +238,6 @@ async fn show_plan(name: &str, ctx: &SessionContext) -> PgWireResult<LogicalPlan
     let sql = format!(
         "SELECT coalesce(value, '') AS \"{quoted}\" FROM information_schema.df_settings WHERE name = '{literal}'"
     );
-    let api = |e: datafusion::error::DataFusionError| PgWireError::ApiError(Box::new(e));
     let plan = ctx.state().create_logical_plan(&sql).await.map_err(api)?;
     ctx.state().optimize(&plan).map_err(api)
 }
@@ -240,10 +245,7 @@ async fn show_plan(name: &str, ctx: &SessionContext) -> PgWireResult<LogicalPlan
 /// `SHOW statement_timeout`'s answer, `value`, as a plan.
 async fn timeout_plan(value: &str, ctx: &SessionContext) -> PgWireResult<LogicalPlan> {
     let sql = format!("SELECT '{value}' AS statement_timeout");
-    ctx.state()
-        .create_logical_plan(&sql)
-        .await
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))
+    ctx.state().create_logical_plan(&sql).await.map_err(api)
 }
 
 impl SettingsHook {
@@ -255,7 +257,6 @@ impl SettingsHook {
             .and_then(|ms| ms.parse::<u64>().ok())
             .map_or(self.max_timeout, Duration::from_millis);
         let plan = timeout_plan(&format_duration(timeout), ctx).await?;
-        let api = |e: datafusion::error::DataFusionError| PgWireError::ApiError(Box::new(e));
         let frame = ctx.execute_logical_plan(plan).await.map_err(api)?;
         Ok(Response::Query(
             encode_dataframe(frame, &Format::UnifiedText, None).await?,
@@ -265,7 +266,6 @@ impl SettingsHook {
 
 /// Runs a `SHOW` plan: an error when no such setting exists.
 async fn show(name: &str, plan: LogicalPlan, ctx: &SessionContext) -> PgWireResult<Response> {
-    let api = |e: datafusion::error::DataFusionError| PgWireError::ApiError(Box::new(e));
     let batches = ctx
         .execute_logical_plan(plan)
         .await
@@ -604,8 +604,7 @@ pub(super) fn files_inside(plan: LogicalPlan, data_dir: Option<&Path>) -> PgWire
     if let Some(e) = refusal {
         return Err(e);
     }
-    plan.map(|t| t.data)
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))
+    plan.map(|t| t.data).map_err(api)
 }
 
 /// `location` as a path inside `data_dir`, or why it is refused.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{DataFusionError, ParamValues, ScalarValue};
+use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::logical_expr::expr::Placeholder;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, lit};
 use datafusion::prelude::SessionContext;
@@ -19,6 +19,8 @@ use datafusion::sql::sqlparser::ast::{
     self as sql, FunctionArg, FunctionArgExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
 use datafusion_postgres::QueryHook;
+
+use super::guard::api;
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::api::results::Response;
@@ -42,10 +44,6 @@ impl LateStatements {
     fn insert(&self, sql: String) {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(sql);
     }
-}
-
-fn api(e: DataFusionError) -> PgWireError {
-    PgWireError::ApiError(Box::new(e))
 }
 
 /// A valid argument for each position of the report's argument forms: a preset alone, or dates,

@@ -50,7 +50,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::Shared;
-use super::guard::{self, STATEMENT_TIMEOUT_KEY, sql_error};
+use super::guard::{self, STATEMENT_TIMEOUT_KEY, api, sql_error};
 use super::late::{self, LateStatements};
 
 /// A connection's process id and secret key, as a cancel request names them.
@@ -528,7 +528,6 @@ impl Session {
         statement: &datafusion::sql::sqlparser::ast::Statement,
         plan: &datafusion::logical_expr::LogicalPlan,
     ) -> PgWireResult<Response> {
-        let api = |e: DataFusionError| PgWireError::ApiError(Box::new(e));
         let mut ids: Vec<(usize, Option<DataType>)> = plan
             .get_parameter_types()
             .map_err(api)?
@@ -589,7 +588,6 @@ pub(super) async fn run_file_statement(
             ),
         ));
     }
-    let api = |e: DataFusionError| PgWireError::ApiError(Box::new(e));
     let plan = ctx.state().statement_to_plan(statement).await.map_err(api)?;
     let plan = guard::files_inside(plan, files.data_dir.as_deref())?;
     let frame = ctx.execute_logical_plan(plan).await.map_err(api)?;
